@@ -1,0 +1,73 @@
+"""Built-in emotion vocabularies (data in assets/labels/*.json) and parsing of user words."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+LABELS_DIR = Path(__file__).resolve().parent.parent / "assets" / "labels"
+MAX_WORDS = 200  # more than this is almost surely a pasted document, not a vocabulary
+MAX_WORD_CHARS = 80
+
+
+@dataclass(frozen=True)
+class LabelSet:
+    name: str  # registry key, e.g. "gems"
+    title: str  # for people, e.g. "Emotify GEMS-9"
+    labels: tuple[str, ...]  # the strings that are embedded
+    source: str = ""
+    names: tuple[str, ...] = field(default=())  # short display names (quadrants: Q1..Q4)
+
+
+def available_label_sets() -> list[str]:
+    return ["gems", "mtg", "cal500", "quadrants", "allmusic"]
+
+
+@lru_cache(maxsize=None)
+def load_label_set(name: str) -> LabelSet:
+    """A built-in vocabulary by name; "all" is the union of all of them (first occurrence wins)."""
+    if name == "all":
+        labels = dict.fromkeys(l for n in available_label_sets() for l in load_label_set(n).labels)
+        return LabelSet("all", "All built-in labels", tuple(labels), "union of the built-in sets")
+    if name not in available_label_sets():
+        raise ValueError(f"Unknown label set {name!r}; available: "
+                         f"{', '.join(available_label_sets() + ['all'])}")
+    data = json.loads((LABELS_DIR / f"{name}.json").read_text())
+    return LabelSet(name, data["title"], tuple(data["labels"]), data.get("source", ""),
+                    tuple(data.get("names", ())))
+
+
+def parse_words(text: str | list[str], max_words: int = MAX_WORDS) -> list[str]:
+    """Split user input into distinct words or phrases.
+
+    Separators are commas, semicolons and new lines; a phrase in double quotes keeps its
+    commas ("calming, soothing"). Whitespace is collapsed, case is kept, duplicates dropped.
+    Raises ValueError with a user-facing message for empty or too long lists.
+    """
+    if isinstance(text, str):
+        text = unicodedata.normalize("NFKC", text)
+        rows = next(csv.reader(io.StringIO(re.sub(r"[;\n\r]+", ",", text)),
+                               skipinitialspace=True), [])
+    else:
+        rows = list(text)
+    words = []
+    for word in rows:
+        word = " ".join(unicodedata.normalize("NFKC", str(word)).split()).strip(" \"'")
+        if not word or not any(ch.isalnum() for ch in word):
+            continue
+        if len(word) > MAX_WORD_CHARS:
+            raise ValueError(f"'{word[:30]}...' is {len(word)} characters long; words or short "
+                             f"phrases of at most {MAX_WORD_CHARS} characters, please.")
+        words.append(word)
+    words = list(dict.fromkeys(words))
+    if not words:
+        raise ValueError("Type at least one emotion word, e.g. 'wistful, furious, serene'.")
+    if len(words) > max_words:
+        raise ValueError(f"{len(words)} words is too many; at most {max_words} at once.")
+    return words

@@ -1,0 +1,50 @@
+"""Shared fixtures: the real data directory, real clips, and one real pipeline per session."""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+DATA = Path(os.environ.get("EMOALIGN_DATA", REPO.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    if not (DATA / "emotify" / "tracks.csv").is_file():
+        pytest.skip(f"real data not found at {DATA} (set EMOALIGN_DATA)")
+    return DATA
+
+
+@pytest.fixture(scope="session")
+def emotify_tracks(data_dir) -> dict[str, dict]:
+    """Emotify tracks.csv rows keyed by track id ('001'...)."""
+    with open(data_dir / "emotify" / "tracks.csv") as f:
+        return {f"{int(r['track_id']):03d}": r for r in csv.DictReader(f)}
+
+
+@pytest.fixture(scope="session")
+def clip(data_dir):
+    """Path of a real Emotify clip by track id."""
+    return lambda track: data_dir / "emotify" / "audio" / f"{track}.ogg"
+
+
+@pytest.fixture(scope="session")
+def pipeline():
+    from emoalign import EmotionPipeline
+    return EmotionPipeline(device="cpu")
+
+
+@pytest.fixture(scope="session")
+def text_encoder():
+    from emoalign.text import TextEncoder
+    return TextEncoder()
+
+
+def tone(freq: float, seconds: float, sr: int, amplitude: float = 0.5) -> np.ndarray:
+    t = np.arange(int(seconds * sr)) / sr
+    return (amplitude * np.sin(2 * np.pi * freq * t)).astype(np.float32)

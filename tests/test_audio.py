@@ -1,0 +1,105 @@
+"""Audio in: real decoding (soundfile/libsndfile), mono mixing, soxr resampling, segmentation,
+and the user-facing errors for bad input."""
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from emoalign.audio import (AudioError, load_audio, prepare_audio, silent_segments,
+                            split_segments)
+from conftest import tone
+
+
+def dominant_frequency(audio: np.ndarray, sr: int) -> float:
+    spectrum = np.abs(np.fft.rfft(audio * np.hanning(len(audio))))
+    return float(np.fft.rfftfreq(len(audio), 1 / sr)[spectrum.argmax()])
+
+
+def test_real_opus_clip_decodes_to_its_duration(clip, emotify_tracks):
+    audio = load_audio(clip("001"), 16000)
+    assert audio.dtype == np.float32 and audio.ndim == 1
+    assert abs(len(audio) / 16000 - float(emotify_tracks["001"]["duration_s"])) < 0.05
+    assert 0.001 < np.sqrt(np.mean(audio ** 2)) < 1.0
+
+
+@pytest.mark.parametrize("fmt,suffix", [("WAV", "wav"), ("FLAC", "flac"), ("OGG", "ogg"),
+                                        ("MP3", "mp3")])
+def test_formats_decode_and_resample(tmp_path, fmt, suffix):
+    if fmt not in sf.available_formats():
+        pytest.skip(f"this libsndfile cannot write {fmt}")
+    path = tmp_path / f"tone.{suffix}"
+    sf.write(path, tone(440, 4, 44100), 44100, format=fmt)
+    audio = load_audio(path, 16000)
+    assert abs(len(audio) / 16000 - 4) < 0.1
+    assert abs(dominant_frequency(audio, 16000) - 440) < 3
+
+
+@pytest.mark.parametrize("file_sr", [8000, 11025, 22050, 96000])
+def test_odd_sample_rates_resample_to_the_encoder_rate(tmp_path, file_sr):
+    path = tmp_path / "tone.wav"
+    sf.write(path, tone(1000, 5, file_sr), file_sr)
+    audio = load_audio(path, 24000)
+    assert len(audio) == pytest.approx(5 * 24000, abs=2)
+    assert abs(dominant_frequency(audio, 24000) - 1000) < 3
+
+
+def test_stereo_is_averaged_not_one_channel(tmp_path):
+    left, right = tone(440, 4, 16000, 0.6), tone(440, 4, 16000, 0.2)
+    path = tmp_path / "stereo.wav"
+    sf.write(path, np.stack([left, right], axis=1), 16000, subtype="FLOAT")
+    audio = load_audio(path, 16000)
+    np.testing.assert_allclose(audio, (left + right) / 2, atol=1e-6)
+
+
+def test_segments_keep_a_long_remainder_and_drop_a_short_one():
+    sr = 1000
+    assert split_segments(np.ones(25 * sr, np.float32), sr).shape == (3, 10 * sr)  # 5 s kept
+    assert split_segments(np.ones(21 * sr, np.float32), sr).shape == (2, 10 * sr)  # 1 s dropped
+    padded = split_segments(np.ones(4 * sr, np.float32), sr)
+    assert padded.shape == (1, 10 * sr) and padded[0, 4 * sr:].sum() == 0
+    with pytest.raises(AudioError, match="at least 3 s"):
+        split_segments(np.ones(2 * sr, np.float32), sr)
+
+
+def test_silence_is_detected_per_segment():
+    sr = 1000
+    audio = np.concatenate([tone(50, 10, sr), np.zeros(10 * sr, np.float32), tone(50, 10, sr)])
+    assert silent_segments(split_segments(audio, sr)).tolist() == [False, True, False]
+
+
+def test_nan_and_inf_samples_are_refused(tmp_path):
+    bad = tone(440, 4, 16000)
+    bad[100] = np.nan
+    with pytest.raises(AudioError, match="NaN or infinite"):
+        prepare_audio(bad, 16000, 16000)
+    path = tmp_path / "nan.wav"
+    sf.write(path, bad, 16000, subtype="FLOAT")
+    with pytest.raises(AudioError, match="damaged"):
+        load_audio(path, 16000)
+
+
+def test_empty_corrupt_and_unknown_files_get_clear_messages(tmp_path, monkeypatch):
+    empty = tmp_path / "empty.wav"
+    empty.write_bytes(b"")
+    with pytest.raises(AudioError, match="empty"):
+        load_audio(empty, 16000)
+    corrupt = tmp_path / "corrupt.wav"
+    corrupt.write_bytes(b"RIFF" + bytes(range(256)) * 20)
+    with pytest.raises(AudioError, match="corrupt.wav"):
+        load_audio(corrupt, 16000)
+    monkeypatch.setenv("PATH", "")  # as on a machine without ffmpeg
+    text = tmp_path / "notes.xyz"
+    text.write_text("not audio at all")
+    with pytest.raises(AudioError, match=r"'\.xyz'.*ffmpeg"):
+        load_audio(text, 16000)
+    with pytest.raises(AudioError, match="No such audio file"):
+        load_audio(tmp_path / "missing.wav", 16000)
+
+
+def test_long_songs_are_refused_or_trimmed(tmp_path):
+    path = tmp_path / "long.wav"
+    sf.write(path, tone(220, 30, 8000), 8000)
+    with pytest.raises(AudioError, match="limit is"):
+        load_audio(path, 16000, max_seconds=20)
+    trimmed = load_audio(path, 16000, max_seconds=20, trim=True)
+    assert abs(len(trimmed) / 16000 - 20) < 0.01

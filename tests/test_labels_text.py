@@ -1,0 +1,65 @@
+"""Built-in vocabularies, word parsing, and the real offline all-MiniLM-L6-v2."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from emoalign.labels import MAX_WORDS, available_label_sets, load_label_set, parse_words
+
+
+def test_builtin_label_sets_have_their_published_sizes():
+    sizes = {name: len(load_label_set(name).labels) for name in available_label_sets()}
+    assert sizes["mtg"] == 56 and sizes["cal500"] == 18 and sizes["gems"] == 9
+    assert sizes["quadrants"] == 4 and sizes["allmusic"] >= 100
+    assert "laid-back, mellow" in load_label_set("cal500").labels  # the reference code lost it
+    assert load_label_set("quadrants").labels[1] == "angry, anxious"
+    everything = load_label_set("all").labels
+    assert len(everything) == len(set(everything))
+    assert {"happy", "sad", "calmness", "laid-back, mellow"} <= set(everything)
+    with pytest.raises(ValueError, match="Unknown label set"):
+        load_label_set("nope")
+
+
+def test_allmusic_set_matches_the_4q_metadata(data_dir):
+    import csv
+    from collections import Counter
+    with open(data_dir / "4q" / "metadata.csv") as f:
+        counts = Counter(t.strip().lower() for r in csv.DictReader(f)
+                         for t in set(r["MoodsStrSplit"].split(";")) if t.strip())
+    assert set(load_label_set("allmusic").labels) == {t for t, c in counts.items() if c >= 10}
+
+
+def test_parse_words_splits_dedupes_and_keeps_quoted_phrases():
+    assert parse_words('wistful, furious\n"calming, soothing"; serene,, wistful ') == [
+        "wistful", "furious", "calming, soothing", "serene"]
+    assert parse_words(["  happy  ", "happy", "ｈａｐｐｙ"]) == ["happy"]  # NFKC folds full-width
+    assert parse_words("мечтательный, 悲しい, 🎵 joyful") == ["мечтательный", "悲しい", "🎵 joyful"]
+    for empty in ["", " , ; \n", "🎵🎵"]:
+        with pytest.raises(ValueError, match="at least one"):
+            parse_words(empty)
+    with pytest.raises(ValueError, match="too many"):
+        parse_words(", ".join(f"word{i}" for i in range(MAX_WORDS + 300)))
+    with pytest.raises(ValueError, match="characters long"):
+        parse_words("a" * 500)
+
+
+def test_text_encoder_is_unit_norm_cached_and_meaningful(text_encoder):
+    vectors = text_encoder.embed(["calm", "peaceful", "furious", "calm"])
+    assert vectors.shape == (4, 384) and vectors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
+    np.testing.assert_array_equal(vectors[0], vectors[3])
+    assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]  # calm is nearer peaceful than furious
+    assert text_encoder.embed([]).shape == (0, 384)
+
+
+def test_text_model_loads_with_the_hub_switched_off():
+    code = ("from emoalign.text import TextEncoder; v = TextEncoder().embed(['serene']); "
+            "print(v.shape)")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "(1, 384)" in result.stdout
