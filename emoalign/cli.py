@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"emoalign: {error}", file=sys.stderr)
         return 2
     if args.json:
-        print(json.dumps({"song": song.name, "duration_s": round(song.duration_s, 2),
+        print(json.dumps({"file": song.name, "duration_s": round(song.duration_s, 2),
                           "notices": song.notices, **json.loads(scores.to_json())}, indent=1))
         return 0
     print(f"{song.name}: {song.duration_s:.1f} s, {song.n_segments} segments "
