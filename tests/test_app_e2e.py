@@ -1,0 +1,281 @@
+"""End to end: `python app.py` on localhost, driven through its API with gradio_client.
+
+Real clips from the shared data (skipped when absent), the real default encoder and adapter,
+a real server process. Every main action is called by its api_name.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from app_server import launched_app
+from emoalign.projection import MIN_UMAP_POINTS
+
+gradio_client = pytest.importorskip("gradio_client")
+from gradio_client import Client, handle_file  # noqa: E402
+from gradio_client.exceptions import AppError  # noqa: E402
+
+pytestmark = pytest.mark.slow
+CAP_SECONDS = 120  # the server runs with a short length cap so "too long" is cheap to test
+API_NAMES = {"/analyze", "/rescore", "/score_words", "/clusters", "/embedding_map", "/search",
+             "/similar", "/set_model", "/train"}
+CALM, ROCK = "062", "150"
+TRAIN_TRACKS = {"train": 16, "validation": 4, "test": 4}  # the Train tab's small Emotify  # Emotify: a classical piano piece, a rock track
+
+
+@pytest.fixture(scope="module")
+def small_data(tmp_path_factory) -> Path | None:
+    """A small Emotify for the Train tab: real clips and labels, a few tracks of each split."""
+    from emoalign.training import data_root
+    source = data_root() / "emotify"
+    if not (source / "tracks.csv").is_file():
+        return None
+    folder = tmp_path_factory.mktemp("data") / "emotify"
+    (folder / "audio").mkdir(parents=True)
+    with open(source / "tracks.csv", newline="") as f:
+        reader = csv.DictReader(f)
+        fields, rows = reader.fieldnames, list(reader)
+    kept = []
+    for split, n in TRAIN_TRACKS.items():
+        in_split = [r for r in rows if r["split"] == split]
+        kept += in_split[::len(in_split) // n][:n]  # spread over the four genres
+    with open(folder / "tracks.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(kept)
+    for row in kept:
+        (folder / row["file"]).symlink_to(source / row["file"])
+    return folder.parent
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, small_data):
+    env = {"EMOALIGN_MAX_SECONDS": str(CAP_SECONDS),
+           "EMOALIGN_TRAINED": str(tmp_path_factory.mktemp("trained")),
+           "EMOALIGN_FEATURES": str(tmp_path_factory.mktemp("features"))}
+    if small_data is not None:
+        env["EMOALIGN_DATA"] = str(small_data)
+    with launched_app(env) as url:
+        yield url
+
+
+@pytest.fixture
+def client(server):
+    """A new client is a new session: its own library of songs."""
+    return Client(server, verbose=False)
+
+
+@pytest.fixture(scope="module")
+def bad_files(tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("bad")
+    sr = 8000
+    t = np.arange(sr * (CAP_SECONDS + 10)) / sr
+    tone = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    files = {"text": folder / "notes.txt", "corrupt": folder / "broken.ogg",
+             "short": folder / "one-second.wav", "silent": folder / "silence.wav",
+             "long": folder / "too-long.wav"}
+    files["text"].write_text("this is not audio\n")
+    files["corrupt"].write_bytes(b"OggS" + np.random.default_rng(0).bytes(5000))
+    sf.write(files["short"], tone[:sr], sr)
+    sf.write(files["silent"], np.zeros(5 * sr, np.float32), sr)
+    sf.write(files["long"], tone, sr)
+    return files
+
+
+def analyze(client: Client, path: Path, vocabulary: str = "gems", top_k: int = 3):
+    return client.predict(handle_file(str(path)), vocabulary, top_k, False, api_name="/analyze")
+
+
+def table(value: dict) -> list[dict]:
+    """A Dataframe output as a list of row dicts."""
+    return [dict(zip(value["headers"], row)) for row in value["data"]]
+
+
+def figure(value: dict) -> dict:
+    assert value["type"] == "plotly"
+    return json.loads(value["plot"])
+
+
+def array(value) -> np.ndarray:
+    """A plotly JSON array: a list, or a typed array {"dtype", "bdata" (base64), "shape"}."""
+    if isinstance(value, dict) and "bdata" in value:
+        flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+        shape = [int(n) for n in str(value.get("shape", len(flat))).split(",")]
+        return flat.reshape(shape)
+    return np.asarray(value)
+
+
+def test_every_main_action_has_an_api_name(client):
+    endpoints = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
+    assert API_NAMES <= set(endpoints)
+
+
+def test_analyze_a_real_clip(client, clip):
+    summary, bars, timeline, scores, files = analyze(client, clip(CALM))
+    assert "### 062.ogg" in summary and "6 segment(s)" in summary
+    rows = table(scores)
+    assert [r["emotion"] for r in rows if r["rank"] <= 3] and len(rows) == 9  # GEMS-9
+    values = [r["score"] for r in rows]
+    assert values == sorted(values, reverse=True) and all(-1 <= v <= 1 for v in values)
+    top3 = [r["emotion"] for r in rows[:3]]
+    assert f"**By mean embedding:** {', '.join(top3)}" in summary
+    # the downloads hold the same numbers
+    csv_file = next(f for f in files if f.endswith(".csv"))
+    json_file = next(f for f in files if f.endswith(".json"))
+    exported = json.loads(Path(json_file).read_text())
+    assert exported["top_by_mean"] == top3
+    assert len(exported["segments"]) == 6
+    assert Path(csv_file).read_text().splitlines()[0].startswith("level,start_s,")
+    # the bar chart shows every label; the timeline is 9 words x 6 segments
+    assert sorted(figure(bars)["data"][0]["y"]) == sorted(r["emotion"] for r in rows)
+    heat = figure(timeline)["data"][0]
+    assert array(heat["z"]).shape == (9, 6)
+
+
+def test_rescore_needs_no_audio(client, clip):
+    analyze(client, clip(CALM))
+    summary, _, _, scores, _ = client.predict("quadrants", 1, api_name="/rescore")
+    rows = table(scores)
+    assert len(rows) == 4 and all(r["emotion"].startswith("Q") for r in rows)
+    assert sum(int(r["segment votes"].split("/")[0]) for r in rows) == 6  # one vote a segment
+
+
+def test_analyze_a_bundled_example(client):
+    from app import EXAMPLES
+    if not EXAMPLES:
+        pytest.skip("no bundled examples in assets/examples")
+    example = EXAMPLES[0]
+    summary, *_ , scores, files = analyze(client, example.path)
+    assert summary.startswith(f"### {example.title}")  # recognised by content, not by name
+    assert len(table(scores)) == 9 and len(files) == 2
+
+
+def test_score_custom_words_and_explain_them(client, clip):
+    analyze(client, clip(CALM))
+    bars, timeline, explained, notes = client.predict(
+        "serene, furious\nxyzzy blorf, serene", None, 3, api_name="/score_words")
+    rows = {r["word"]: r for r in table(explained)}
+    assert set(rows) == {"serene", "furious", "xyzzy blorf"}  # duplicates dropped
+    assert rows["serene"]["trust"] == "ok" and rows["xyzzy blorf"]["trust"] == "low"
+    assert "calm" in rows["serene"]["nearest built-in labels"]
+    assert "xyzzy blorf" in notes and "far from every label" in notes
+    assert array(figure(timeline)["data"][0]["z"]).shape == (3, 6)
+
+
+@pytest.mark.parametrize("name, message", [
+    ("text", "ffmpeg|not a readable audio file"), ("corrupt", "damaged|not a readable"),
+    ("short", "at least 3 s"),
+    ("silent", "silent"), ("long", "limit")])
+def test_bad_audio_gets_a_readable_error_and_the_server_keeps_serving(
+        client, bad_files, clip, name, message):
+    with pytest.raises(AppError, match=message):
+        analyze(client, bad_files[name])
+    summary, *_ = analyze(client, clip(CALM))
+    assert "062.ogg" in summary
+
+
+@pytest.mark.parametrize("words, message", [
+    ("", "at least one emotion word"), (" ,;\n ", "at least one emotion word"),
+    ("\U0001F622, \u2603, \u200b", "at least one emotion word"),
+    (", ".join(f"word{i}" for i in range(500)), "too many")])
+def test_bad_word_lists_get_a_readable_error(client, clip, words, message):
+    analyze(client, clip(CALM))
+    with pytest.raises(AppError, match=message):
+        client.predict(words, None, 3, api_name="/score_words")
+    *_, notes = client.predict("Gl\u00fcck, \uff53\uff41\uff44", None, 3,
+                               api_name="/score_words")  # odd but valid: NFKC -> "sad"
+    assert "**2** word(s)" in notes
+
+
+def test_odd_unicode_file_name(client, clip, tmp_path):
+    odd = tmp_path / ("Sigur Ros \u2013 Hopp\u00edpolla \U0001F3B5 "
+                      "\u0645\u0648\u0633\u064a\u0642\u0649.ogg")
+    shutil.copy(clip(CALM), odd)
+    summary, *_, files = analyze(client, odd)
+    assert "Hopp\u00edpolla" in summary
+    assert all(Path(f).is_file() for f in files)
+
+
+def test_words_before_any_song(client):
+    with pytest.raises(AppError, match="Analyse a song first"):
+        client.predict("calm", None, 3, api_name="/score_words")
+
+
+def test_label_clusters(client):
+    graph, clusters, counts, bandwidth = client.predict(
+        ["mtg", "cal500"], "wistful", 0.7736, False, api_name="/clusters")
+    rows = table(clusters)
+    n_labels = sum(r["size"] for r in rows)
+    assert f"**{n_labels}** distinct labels" in counts and f"**{len(rows)}** clusters" in counts
+    assert bandwidth == pytest.approx(0.7736)
+    assert any("wistful" in r["labels"].split("; ") for r in rows)
+    assert sorted(r["size"] for r in rows) == sorted((r["size"] for r in rows))
+    nodes = sum(len(array(t["x"])) for t in figure(graph)["data"]
+                if t.get("mode") == "markers+text")
+    assert nodes == n_labels
+    # the paper's estimate instead of the slider
+    *_, estimated = client.predict(["gems"], "", 0.5, True, api_name="/clusters")
+    assert estimated != pytest.approx(0.5)
+
+
+def test_embedding_map_search_and_similar(client, clip):
+    analyze(client, clip(CALM))
+    analyze(client, clip(ROCK))
+    plot, info = client.predict("gems", "predicted emotion", True, api_name="/embedding_map")
+    points = sum(len(array(t["x"])) for t in figure(plot)["data"])
+    from app import EXAMPLES
+    assert points == len(EXAMPLES) + 2 + 9  # examples, our two songs, the GEMS labels
+    assert info.startswith("UMAP" if points >= MIN_UMAP_POINTS else "PCA") and "2 yours" in info
+    ranked = table(client.predict("calm, peaceful", api_name="/search"))
+    names = [r["song"] for r in ranked]
+    assert {"062.ogg", "150.ogg"} <= set(names) and len(names) == len(EXAMPLES) + 2
+    assert [r["score"] for r in ranked] == sorted((r["score"] for r in ranked), reverse=True)
+    similar = table(client.predict("062.ogg", api_name="/similar"))
+    others = [r["song"] for r in similar]
+    assert "062.ogg" not in others and "150.ogg" in others
+
+
+def test_set_model_keeps_songs_and_reports_missing_weights(client, clip):
+    analyze(client, clip(CALM))
+    adapter = os.environ.get("EMOALIGN_ADAPTER", "musicnn-default")
+    status = client.predict("musicnn", adapter, api_name="/set_model")
+    assert Path(adapter).stem in status and "ready" in status
+    *_, notes = client.predict("calm", "062.ogg", 3, api_name="/score_words")
+    assert "062.ogg" in notes  # the library survived the switch
+    try:  # MERT is offered; without its weights the user is told how to get them
+        status = client.predict("mert-v1-95m", "", api_name="/set_model")
+    except AppError as error:
+        assert "MERT-v1-95M weights" in str(error) or "No adapter" in str(error)
+    else:
+        assert "mert-v1-95m" in status and "removed" in status  # musicnn songs cannot carry over
+
+
+def test_train_evaluate_and_switch_to_the_new_adapter(client, clip, small_data):
+    if small_data is None:
+        pytest.skip("the Train tab needs the shared data (EMOALIGN_DATA)")
+    status, curve, metrics = client.predict(
+        ["emotify"], "labels", 1.0, 0.7736, 2, "segment", api_name="/train")
+    saved = Path(re.search(r"Saved \*\*(.+?\.safetensors)\*\*", status).group(1))
+    card = json.loads(saved.with_suffix(".json").read_text())
+    assert card["datasets"] == ["emotify"] and card["lambda"] == 1.0
+    assert card["data"]["n_train_songs"] == TRAIN_TRACKS["train"]
+    losses = next(t for t in figure(curve)["data"] if t["name"] == "loss")
+    assert len(array(losses["x"])) == 2  # one point per epoch
+    (row,) = table(metrics)  # only Emotify is there: its own labels, test split
+    assert (row["dataset"], row["labels"], row["zero-shot"]) == ("emotify", "gems", "no")
+    assert 0 <= row["f1_song_vote"] <= 1 and 0 <= row["roc_auc_song"] <= 1
+    assert row["f1_song_vote"] == card["test_metrics"][0]["f1_song_vote"]
+    status = client.predict("musicnn", str(saved), api_name="/set_model")
+    assert saved.stem in status
+    summary, *_ = analyze(client, clip(CALM))
+    assert "062.ogg" in summary

@@ -1,0 +1,90 @@
+"""The app's pure helpers: 2-D projection (PCA fallback) and the plotly figures."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from emoalign import plots
+from emoalign.projection import MIN_UMAP_POINTS, pca_2d, project_2d
+
+
+def unit_rows(n: int, d: int = 384, seed: int = 0) -> np.ndarray:
+    x = np.random.default_rng(seed).normal(size=(n, d))
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 3, MIN_UMAP_POINTS - 1])
+def test_few_points_fall_back_to_pca(n):
+    xy, method = project_2d(unit_rows(n))
+    assert method == "pca" and xy.shape == (n, 2) and np.isfinite(xy).all()
+
+
+def test_pca_keeps_the_main_direction():
+    t = np.linspace(-1, 1, 7)
+    points = np.outer(t, np.eye(5)[2]) + 3.0  # a line along axis 2, off the origin
+    xy = pca_2d(points)
+    assert np.allclose(np.abs(xy[:, 0]), np.abs(t) * 1.0, atol=1e-9)
+    assert np.allclose(xy[:, 1], 0, atol=1e-9)
+
+
+def test_project_rejects_bad_input():
+    with pytest.raises(ValueError):
+        project_2d(np.zeros(5))
+    with pytest.raises(ValueError):
+        project_2d(unit_rows(3), method="tsne")
+
+
+def test_score_bars_rank_best_on_top_and_cut_to_top_n():
+    words = [f"w{i}" for i in range(20)]
+    scores = np.linspace(-0.5, 0.5, 20)
+    fig = plots.score_bars(words, scores, votes=np.arange(20), n_segments=6, top_n=5)
+    bar = fig.data[0]
+    assert list(bar.y) == ["w15", "w16", "w17", "w18", "w19"]  # plotly draws bottom-up
+    assert list(bar.x) == sorted(bar.x)
+    assert "of 6 segments" in bar.hovertext[-1]
+
+
+def test_timeline_is_words_by_segments():
+    scores = np.random.default_rng(1).uniform(-1, 1, size=(4, 3))  # 4 segments, 3 words
+    fig = plots.timeline_heatmap([0, 10, 20, 30], ["a", "b", "c"], scores, top_n=2)
+    heat = fig.data[0]
+    assert np.asarray(heat.z).shape == (2, 4)
+    assert list(heat.x) == ["0:00-0:10", "0:10-0:20", "0:20-0:30", "0:30-0:40"]
+    best = np.argsort(-scores.mean(axis=0))[:2]
+    assert list(heat.y) == [["a", "b", "c"][i] for i in best]
+
+
+def test_cluster_graph_colours_clusters_and_shapes_vocabularies():
+    labels = ["calm", "relaxing", "sad", "happy", "angry"]
+    assignments = [0, 0, 1, 2, 3]
+    sources = {"calm": ["MTG"], "relaxing": ["MTG"], "sad": ["MTG", "CAL500"],
+               "happy": ["CAL500"], "angry": ["your words"]}
+    fig = plots.cluster_graph(labels, assignments, unit_rows(5), sources)
+    nodes = [t for t in fig.data if t.mode == "markers+text"]
+    assert sum(len(t.x) for t in nodes) == 5
+    by_name = {t.name: t for t in nodes}
+    assert set(by_name) == {"MTG", "several vocabularies", "CAL500", "your words"}
+    assert by_name["several vocabularies"].marker.symbol == plots.SHARED_SYMBOL
+    mtg_colours = list(by_name["MTG"].marker.color)
+    assert mtg_colours[0] == mtg_colours[1] != plots.SINGLETON_COLOUR  # one real cluster
+    assert by_name["CAL500"].marker.color[0] == plots.SINGLETON_COLOUR
+    edges = fig.data[0]
+    assert len(edges.x) == 3  # one within-cluster edge: x0, x1, None
+
+
+def test_embedding_map_groups_points_by_kind_and_colour():
+    fig = plots.embedding_map(np.zeros((4, 2)), ["s1", "s2", "mine", "calm"],
+                              ["song", "song", "uploaded", "label"],
+                              ["calm", "sad", "calm", "calm"])
+    assert sum(len(t.x) for t in fig.data) == 4
+    mine = next(t for t in fig.data if "yours" in t.name)
+    assert mine.marker.symbol == "star" and list(mine.text) == ["mine"]
+
+
+def test_loss_curve_puts_metrics_on_the_second_axis():
+    history = [{"epoch": e, "loss": 1 / (e + 1), "val_f1": 0.1 * e, "lr": 1e-4}
+               for e in range(3)]
+    fig = plots.loss_curve(history)
+    axes = {t.name: t.yaxis for t in fig.data}
+    assert axes["loss"] == "y" and axes["val_f1"] == "y2"
