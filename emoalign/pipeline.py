@@ -20,7 +20,7 @@ import torch
 from .adapter import Adapter, load_adapter
 from .audio import (MAX_SECONDS, SEGMENT_SECONDS, AudioError, load_audio, prepare_audio,
                     silent_segments, split_segments)
-from .clusters import PAPER_QUANTILE, LabelClusters, label_clusters
+from .clusters import PAPER_BANDWIDTH, PAPER_QUANTILE, LabelClusters, label_clusters
 from .encoders import DEFAULT_ENCODER, Encoder, default_device, load_encoder
 from .labels import available_label_sets, load_label_set, parse_words
 from .text import TextEncoder
@@ -236,8 +236,10 @@ class EmotionPipeline:
 
     @cached_property
     def builtin_clusters(self) -> LabelClusters:
+        """All built-in labels at the paper's bandwidth: the quantile estimate over ~260
+        labels is so wide that most of them would land in one cluster."""
         labels = list(load_label_set("all").labels)
-        return label_clusters(labels, self.text.embed(labels))
+        return label_clusters(labels, self.text.embed(labels), bandwidth=PAPER_BANDWIDTH)
 
     def explain(self, word: str, k: int = 5) -> WordExplanation:
         """Where a word sits: its nearest built-in labels (with their clusters) and how close it

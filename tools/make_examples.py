@@ -511,6 +511,12 @@ def triumphant_brass(rng) -> np.ndarray:
     return master(mix, rms_db=-14, fade_out=1.2)
 
 
+# The emotion each piece was written to convey, as a Russell-quadrant description (the
+# "quadrants" label set), so the app can colour the examples by an intended, not predicted, label.
+INTENDED = {"calm_piano": "calm, peaceful", "energetic_dance": "happy, energetic",
+            "sad_minor": "sad, melancholic", "tense_drone": "angry, anxious",
+            "triumphant_brass": "happy, energetic"}
+
 PIECES: list[tuple[str, Callable, str, str, str]] = [  # name, render, title, description, key
     ("calm_piano", calm_piano, "Calm piano",
      "Slow, soft solo piano in F major: pedalled broken chords and a simple, gentle melody.",
@@ -604,7 +610,8 @@ def main() -> None:
         decoded, sr = sf.read(path, dtype="float32")
         stats = describe(decoded, sr, key)
         listing.append({"file": path.name, "title": title, "description": description,
-                        "duration_s": stats["duration_s"], "licence": LICENCE})
+                        "emotions": [INTENDED[name]], "duration_s": stats["duration_s"],
+                        "licence": LICENCE})
         print(f"{name}: {path.stat().st_size / 1024:.0f} KB, {stats['duration_s']} s, "
               f"RMS {stats['rms_db']} dBFS, peak {stats['peak']}, "
               f"centroid {stats['centroid_hz']} Hz, "
