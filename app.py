@@ -45,7 +45,7 @@ from emoalign.encoders import DEFAULT_ENCODER, available_encoders, load_encoder
 from emoalign.labels import MAX_WORDS, available_label_sets, load_label_set
 from emoalign.pipeline import EmotionPipeline, EmotionScores, SongAnalysis
 from emoalign.projection import MIN_UMAP_POINTS, project_2d
-from emoalign.training import PAPER_BANDWIDTH
+from emoalign.clusters import PAPER_BANDWIDTH
 
 try:  # Hugging Face ZeroGPU Spaces; optional everywhere else
     import spaces

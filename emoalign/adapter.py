@@ -25,8 +25,9 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from .text import TEXT_DIM
+
 ADAPTER_DIR = Path(__file__).resolve().parent.parent / "assets" / "adapters"
-TEXT_DIM = 384  # all-MiniLM-L6-v2
 VARIANTS = ("segment", "song")
 
 

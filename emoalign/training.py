@@ -27,9 +27,9 @@ import torch
 
 from . import losses, metrics
 from .adapter import Adapter, AdapterConfig
+from .clusters import PAPER_BANDWIDTH
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-PAPER_BANDWIDTH = 0.7736  # Mean Shift bandwidth the paper's quantile gives on MTG + CAL500
 SPLITS = ("train", "validation", "test")
 
 

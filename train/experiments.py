@@ -29,7 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
-from emoalign.training import (DATASETS, PAPER_BANDWIDTH, TrainConfig, evaluate_all,  # noqa: E402
+from emoalign.clusters import PAPER_BANDWIDTH  # noqa: E402
+from emoalign.training import (DATASETS, TrainConfig, evaluate_all,  # noqa: E402
                                load_features, load_tracks, prepare_run, train)
 
 REPO = Path(__file__).resolve().parent.parent
