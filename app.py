@@ -631,90 +631,79 @@ def shipped_datasets() -> list[tuple[str, str]]:
     from emoalign import training
     titles = {"emotify": "Emotify (GEMS-9, 400 clips)",
               "4q": "4Q (AllMusic moods and Russell quadrants, 900 clips)"}
-    root = training.data_root()
-    return [(titles.get(d, d), d) for d in training.DATASETS if (root / d).is_dir()]
+    return [(titles.get(d, d), d) for d in training.available_datasets()]
 
 
 @gpu
 @user_errors
 def train_adapter(datasets: list[str], targets: str, lam: float, bandwidth: float,
-                  epochs: int, variant: str, session: Session,
-                  progress=gr.Progress(track_tqdm=True)):
-    """Train an adapter on the shipped datasets' train splits, evaluate it on every test split,
-    and save it. Yields status (markdown), the loss curve and the test metrics; the last
-    status names the saved adapter (pass it to /set_model to use it)."""
+                  epochs: int, variant: str, session: Session, folder: str = "",
+                  labels_csv: str | None = None, file_column: str = "file",
+                  labels_column: str = "labels", separator: str = ";",
+                  split_column: str = "split", progress=gr.Progress()):
+    """Train an adapter on the chosen shipped datasets and/or a folder of audio with a labels
+    CSV (`folder`, `labels_csv` and its column names; no split column: a seeded 80/10/10
+    split), evaluate it on every test split, and save it. Yields status (markdown), the loss
+    curve and the test metrics; the last status names the saved adapter (pass it to
+    /set_model to use it)."""
     from emoalign import training
-    from emoalign.adapter import save_adapter
 
-    if not datasets:
-        raise gr.Error("Pick at least one dataset to train on.")
-    encoder = session.model.encoder
-    config = training.TrainConfig(datasets=tuple(datasets), encoder=encoder, targets=targets,
-                                  lam=float(lam), bandwidth=float(bandwidth),
+    folders = []
+    if (folder or "").strip() or labels_csv:
+        if not (folder or "").strip() or not labels_csv:
+            raise gr.Error("To train on your folder, give both the audio folder and the labels "
+                           "CSV.")
+        folders.append(training.folder_dataset(
+            folder.strip(), labels_csv, (file_column or "").strip() or "file",
+            (labels_column or "").strip() or "labels", separator or ";",
+            (split_column or "").strip()))
+    names = [*(datasets or []), *(f.dataset for f in folders)]
+    if not names:
+        raise gr.Error("Pick a dataset to train on, or give a folder and its labels CSV.")
+    config = training.TrainConfig(datasets=tuple(names), encoder=session.model.encoder,
+                                  targets=targets, lam=float(lam), bandwidth=float(bandwidth),
                                   max_epochs=int(epochs), variant=variant)
-    available = [d for _, d in shipped_datasets()]
-    tracks = {d: training.load_tracks(d) for d in available}
-    features = {}
-    for d in available:
-        path = training.feature_path(encoder, d)
-        if d in datasets:  # resumes: only tracks missing from the cache are encoded
-            yield (f"Encoding {d} with {encoder} (once; cached in {path.parent})...",
-                   gr.skip(), gr.skip(), gr.skip())
-            features[d] = training.extract_features(MODELS.encoder(encoder), d, path,
-                                                    tracks=tracks[d])
-        elif path.is_file():  # evaluated zero-shot when its cache is complete
-            features[d] = training.load_features(encoder, d)
-    history: queue.Queue = queue.Queue()
+    events: queue.Queue = queue.Queue()  # (fraction, message) and history rows, from the worker
     outcome: dict = {}
 
-    def run() -> None:
+    def work() -> None:
         try:
-            outcome["result"] = training.train(
-                config, {d: features[d] for d in datasets}, {d: tracks[d] for d in datasets},
-                progress=False, on_epoch=history.put)
-        except Exception as error:  # reported by the generator below
+            outcome["run"] = training.run_training(
+                config, MODELS.encoder(config.encoder), TRAINED_DIR, folders,
+                progress=lambda fraction, message: events.put((fraction, message)),
+                on_epoch=events.put, card={"trained_in": "app"})
+        except Exception as error:  # raised again below, in the event's own thread
             outcome["error"] = error
 
-    worker = threading.Thread(target=run, daemon=True)
+    worker = threading.Thread(target=work, daemon=True)
     worker.start()
     rows: list[dict] = []
-    while worker.is_alive() or not history.empty():
+    while worker.is_alive() or not events.empty():
         try:
-            rows.append(history.get(timeout=0.5))
+            event = events.get(timeout=0.5)
         except queue.Empty:
             continue
-        progress((len(rows), config.max_epochs), desc="Training")
-        yield (f"Epoch {len(rows)} of at most {config.max_epochs}: loss {rows[-1]['loss']:.4f}, "
-               f"validation macro-F1 {rows[-1]['val_f1']:.3f}", plots.loss_curve(rows), gr.skip(),
-               gr.skip())
+        if isinstance(event, dict):
+            rows.append(event)
+            continue
+        fraction, message = event
+        progress(fraction, desc=message)
+        yield message, plots.loss_curve(rows) if rows else gr.skip(), gr.skip(), gr.skip()
     worker.join()
     if "error" in outcome:
         raise outcome["error"]
-    result = outcome["result"]
-    trained_sets = {training.DATASETS[d].label_set for d in datasets}
-    metrics, skipped = [], [d for d in available if d not in features]
-    for d, feats in features.items():
-        spec = training.DATASETS[d]
-        for label_set in (spec.label_set, *spec.extra_label_sets):
-            try:
-                test = training.eval_set(feats, tracks[d], label_set, "test")
-            except KeyError:  # the feature cache of a dataset not trained on is incomplete
-                skipped.append(d)
-                break
-            scores = training.score(result.adapter, test)
-            metrics.append({"dataset": d, "labels": label_set,
-                            "zero-shot": "yes" if label_set not in trained_sets else "no",
-                            **{k: round(float(scores[k]), 4) for k in METRIC_COLUMNS[3:]}})
-    name = (f"{encoder}-{'+'.join(datasets)}-{targets}-lam{lam:g}-"
-            f"{time.strftime('%Y%m%d-%H%M%S')}")
-    path = save_adapter(result.adapter, TRAINED_DIR / f"{name}.safetensors",
-                        result.card({"test_metrics": metrics, "trained_in": "app"}))
+    run = outcome["run"]
+    result = run.result
+    metrics = pd.DataFrame([{"dataset": r["dataset"], "labels": r["label_set"],
+                             "zero-shot": "yes" if r["zero_shot"] else "no",
+                             **{k: round(float(r[k]), 4) for k in METRIC_COLUMNS[3:]}}
+                            for r in run.metrics], columns=METRIC_COLUMNS)
     yield (f"Done in {result.seconds:.0f} s: best epoch {result.best_epoch}, validation "
-           f"macro-F1 {result.best_val_f1:.3f}. Saved **{path}**. Press *Use this adapter* "
+           f"macro-F1 {result.best_val_f1:.3f}. Saved **{run.path}**. Press *Use this adapter* "
            f"to switch to it."
-           + (f" Not evaluated (features not cached): {', '.join(skipped)}." if skipped else ""),
-           plots.loss_curve(rows), pd.DataFrame(metrics, columns=METRIC_COLUMNS),
-           str(path))
+           + (f" Not evaluated (features not cached): {', '.join(run.skipped)}."
+              if run.skipped else ""),
+           plots.loss_curve(run.history), metrics, str(run.path))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -846,13 +835,28 @@ def build_app() -> gr.Blocks:
                 datasets = shipped_datasets()
                 gr.Markdown(
                     "Train a new adapter for the current encoder on the shipped datasets' train "
-                    "splits (model selection on validation, results on test), then switch to it."
-                    if datasets else
-                    "No training data found: set `EMOALIGN_DATA` to a folder holding `emotify/` "
-                    "and/or `4q/` (see the repository README).")
+                    "splits and/or on your own folder of audio (model selection on validation, "
+                    "results on test), then switch to it."
+                    + ("" if datasets else " No shipped data found: set `EMOALIGN_DATA` to a "
+                       "folder holding `emotify/` and/or `4q/` (see the repository README)."))
+                with gr.Accordion("Your folder: audio files plus a CSV of their labels",
+                                  open=not datasets):
+                    with gr.Row():
+                        folder_in = gr.Textbox("", label="Audio folder (a path on the server)",
+                                               placeholder="/data/my-songs", scale=2)
+                        labels_csv_in = gr.File(label="Labels CSV", file_types=[".csv"],
+                                                type="filepath", height=120)
+                    with gr.Row():
+                        file_col_in = gr.Textbox("file", label="File column",
+                                                 info="path relative to the folder")
+                        labels_col_in = gr.Textbox("labels", label="Labels column")
+                        separator_in = gr.Textbox(";", label="Label separator")
+                        split_col_in = gr.Textbox(
+                            "split", label="Split column",
+                            info="train / validation / test; absent: random 80/10/10")
                 with gr.Row():
                     train_sets = gr.CheckboxGroup(datasets, value=[d for _, d in datasets][:1],
-                                                  label="Train on")
+                                                  label="Train on (shipped datasets)")
                     targets_in = gr.Radio(["labels", "clusters"], value="labels",
                                           label="Targets", info="label embeddings, or the "
                                                                 "centres of the label clusters")
@@ -864,7 +868,7 @@ def build_app() -> gr.Blocks:
                     train_bw_in = gr.Slider(0.05, 1.5, value=PAPER_BANDWIDTH, step=0.0001,
                                             label="Cluster bandwidth")
                     epochs_in = gr.Slider(1, 100, value=20, step=1, label="Epochs (at most)")
-                train_btn = gr.Button("Train", variant="primary", interactive=bool(datasets))
+                train_btn = gr.Button("Train", variant="primary")
                 train_status = gr.Markdown()
                 loss_plot = gr.Plot(plots.empty_figure("Loss curve"), label="Training")
                 metrics_out = gr.Dataframe(pd.DataFrame(columns=METRIC_COLUMNS),
@@ -921,7 +925,8 @@ def build_app() -> gr.Blocks:
                         concurrency_limit=1, concurrency_id="audio").then(**refresh)
         train_btn.click(train_adapter,
                         inputs=[train_sets, targets_in, lam_in, train_bw_in, epochs_in,
-                                variant_in, session],
+                                variant_in, session, folder_in, labels_csv_in, file_col_in,
+                                labels_col_in, separator_in, split_col_in],
                         outputs=[train_status, loss_plot, metrics_out, trained_path],
                         api_name="train",
                         concurrency_limit=1, concurrency_id="train") \

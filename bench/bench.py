@@ -60,6 +60,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--encoder", default="musicnn")
+    parser.add_argument("--song-out", help="also keep the song here (for bench_tf_musicnn.py)")
     args = parser.parse_args()
 
     import torch
@@ -70,7 +71,7 @@ def main() -> None:
     pipe = EmotionPipeline(encoder=args.encoder, device="cpu")
     load_s = time.perf_counter() - start
     with tempfile.TemporaryDirectory() as tmp:
-        song_path = Path(tmp) / "song.ogg"
+        song_path = Path(args.song_out) if args.song_out else Path(tmp) / "song.ogg"
         make_song(args.seconds, song_path)
         rate = pipe.encoder.sample_rate
         decode_s, audio = timed(lambda: load_audio(song_path, rate), args.repeat)

@@ -231,8 +231,10 @@ class EmotionPipeline:
         names = self.adapter_card.get("label_sets") or []
         if isinstance(names, dict):
             names = list(names)
-        return list(dict.fromkeys(l for n in names if n in available_label_sets()
-                                  for l in load_label_set(n).labels))
+        custom = self.adapter_card.get("custom_label_sets") or {}  # a folder's (training.py)
+        return list(dict.fromkeys(
+            l for n in names for l in custom.get(n, load_label_set(n).labels
+                                                 if n in available_label_sets() else ())))
 
     @cached_property
     def builtin_clusters(self) -> LabelClusters:

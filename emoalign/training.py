@@ -6,15 +6,20 @@ configuration, the data a run trains on, the loop, and evaluation.
 - Datasets (`DATASETS`): "emotify" (GEMS-9, positives = top-3 labels by vote, ties by column
   order) and "4q" (AllMusic mood tags restricted to the "allmusic" label set; Russell quadrant
   for the "quadrants" label set). Both use their fixed train / validation / test splits.
+  `folder_dataset` turns any folder of audio plus a CSV of labels into the same `Tracks`, with
+  its own vocabulary; everything below accepts either.
 - Feature cache: one ``<features_dir>/<encoder>/<dataset>.npz`` per encoder and dataset,
   holding every 10-s segment's features, tags and start time, keyed by track.
 - Training: AdamW, ReduceLROnPlateau on validation macro-F1, early stopping, fixed seeds,
   model selection on the training datasets' validation splits only.
+- `run_training`: the whole job (features, training, evaluation, saving) for the app and
+  train/train.py.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import os
 import time
 from dataclasses import asdict, dataclass, field
@@ -43,6 +48,22 @@ class DatasetSpec:
     label_set: str  # the dataset's own vocabulary (trained on)
     k: int  # top-k for its own labels (the mean number of positives per song)
     extra_label_sets: tuple[str, ...] = ()  # other label sets it can be scored on
+    vocabulary: tuple[str, ...] = ()  # a folder dataset's own labels; () for built-in label sets
+    source: str = "fixed splits of ../shared/data (see its README)"
+
+    @property
+    def label_sets(self) -> tuple[str, ...]:
+        return (self.label_set, *self.extra_label_sets)
+
+    def labels(self, label_set: str | None = None) -> list[str]:
+        """The label strings of one of its label sets (default: its own)."""
+        label_set = label_set or self.label_set
+        if self.vocabulary and label_set == self.label_set:
+            return list(self.vocabulary)
+        return label_strings(label_set)
+
+    def top_k(self, label_set: str) -> int:
+        return self.k if label_set == self.label_set else LABEL_SET_K.get(label_set, 3)
 
 
 DATASETS = {
@@ -50,6 +71,8 @@ DATASETS = {
     "4q": DatasetSpec("4q", "allmusic", 6, ("quadrants",)),
 }
 LABEL_SET_K = {"gems": 3, "allmusic": 6, "quadrants": 1}
+CUSTOM_PREFIX = "custom-"  # names of folder datasets: custom-<hash of the folder and CSV paths>
+MIN_FOLDER_TRACKS = 6
 _EMOTIFY_COLUMNS = ("amazement", "solemnity", "tenderness", "nostalgia", "calmness", "power",
                     "joyful_activation", "tension", "sadness")
 
@@ -64,20 +87,30 @@ def features_root() -> Path:
     return Path(os.environ.get("EMOALIGN_FEATURES", REPO_ROOT / "features"))
 
 
+def available_datasets(root: str | Path | None = None) -> list[str]:
+    """The shipped datasets whose folder is in the data directory."""
+    root = Path(root or data_root())
+    return [d for d in DATASETS if (root / d).is_dir()]
+
+
 @dataclass
 class Tracks:
     """The tracks of one dataset, in file order."""
-    dataset: str
+    spec: DatasetSpec
     ids: list[str]
     paths: list[Path]
     splits: np.ndarray  # (T,) str
-    rows: list[dict]  # the metadata rows
+    rows: list[dict]  # the metadata rows (a folder dataset's: file, labels, split)
+
+    @property
+    def dataset(self) -> str:
+        return self.spec.name
 
     def restrict(self, ids: Iterable[str]) -> "Tracks":
         """Only the tracks in `ids` (file order kept), e.g. those already in a feature cache."""
         keep = set(ids)
         idx = [i for i, t in enumerate(self.ids) if t in keep]
-        return Tracks(self.dataset, [self.ids[i] for i in idx], [self.paths[i] for i in idx],
+        return Tracks(self.spec, [self.ids[i] for i in idx], [self.paths[i] for i in idx],
                       self.splits[idx], [self.rows[i] for i in idx])
 
     def subset(self, split: str) -> np.ndarray:
@@ -101,8 +134,88 @@ def load_tracks(dataset: str, root: str | Path | None = None) -> Tracks:
         raise FileNotFoundError(f"{table} not found; set EMOALIGN_DATA to the data directory")
     with open(table, newline="") as f:
         rows = list(csv.DictReader(f))
-    return Tracks(dataset, [r[id_column] for r in rows], [table.parent / r["file"] for r in rows],
-                  np.array([r["split"] for r in rows]), rows)
+    return Tracks(DATASETS[dataset], [r[id_column] for r in rows],
+                  [table.parent / r["file"] for r in rows], np.array([r["split"] for r in rows]),
+                  rows)
+
+
+def folder_dataset(audio_dir: str | Path, labels_csv: str | Path, file_column: str = "file",
+                   labels_column: str = "labels", separator: str = ";",
+                   split_column: str | None = "split", seed: int = 42) -> Tracks:
+    """A folder of audio plus a CSV of labels, as a dataset like the shipped ones.
+
+    `labels_csv` has one row per track: `file_column`, the audio file's path relative to
+    `audio_dir`; `labels_column`, its labels joined by `separator` (stripped, lower-cased);
+    and, when the CSV has `split_column`, "train", "validation" or "test". Without that column
+    the tracks are split 80/10/10 at random (`seed`; at least one track in each). The
+    vocabulary is the CSV's distinct labels (sorted); top-k is the mean number of labels per
+    track, rounded, at least 1. The dataset (and its label set, and its feature cache
+    ``<encoder>/custom-<hash>.npz``) is named after a hash of the two resolved paths.
+
+    Raises ValueError, with a message for people, when the CSV does not fit the folder.
+
+    >>> tracks = folder_dataset("my/audio", "my/labels.csv")       # doctest: +SKIP
+    >>> tracks.dataset, tracks.spec.vocabulary[:2], tracks.spec.k  # doctest: +SKIP
+    ('custom-3f2a9c01de', ('calm', 'happy'), 2)
+    """
+    audio_dir = Path(audio_dir).expanduser().resolve()
+    labels_csv = Path(labels_csv).expanduser().resolve()
+    if not audio_dir.is_dir():
+        raise ValueError(f"The audio folder {audio_dir} does not exist.")
+    if not labels_csv.is_file():
+        raise ValueError(f"The labels CSV {labels_csv} does not exist.")
+    with open(labels_csv, newline="", encoding="utf-8-sig") as f:
+        reader = csv.DictReader(f)
+        rows, columns = list(reader), reader.fieldnames or []
+    missing = [c for c in (file_column, labels_column) if c not in columns]
+    if missing:
+        raise ValueError(f"{labels_csv.name} has no column {' or '.join(map(repr, missing))}; "
+                         f"its columns are: {', '.join(columns) or 'none'}.")
+    if len(rows) < MIN_FOLDER_TRACKS:
+        raise ValueError(f"{labels_csv.name} lists {len(rows)} track(s); at least "
+                         f"{MIN_FOLDER_TRACKS} are needed (some to train, validate and test on).")
+    files = [(r[file_column] or "").strip() for r in rows]
+    absent = [f for f in files if not (audio_dir / f).is_file()]
+    if absent:
+        raise ValueError(f"{len(absent)} file(s) listed in {labels_csv.name} are not in "
+                         f"{audio_dir}, e.g. {', '.join(map(repr, absent[:3]))}.")
+    twice = sorted({f for f in files if files.count(f) > 1})
+    if twice:
+        raise ValueError(f"{labels_csv.name} lists some files twice, e.g. {twice[0]!r}.")
+    labels = [tuple(dict.fromkeys(l.strip().lower() for l in (r[labels_column] or "")
+                                  .split(separator) if l.strip())) for r in rows]
+    unlabelled = [f for f, l in zip(files, labels) if not l]
+    if unlabelled:
+        raise ValueError(f"{len(unlabelled)} track(s) have no labels in column "
+                         f"{labels_column!r} (separator {separator!r}), e.g. "
+                         f"{', '.join(map(repr, unlabelled[:3]))}.")
+    has_splits = bool(split_column) and split_column in columns
+    if has_splits:
+        splits = np.array([(r[split_column] or "").strip().lower() for r in rows])
+        odd = sorted(set(splits.tolist()) - set(SPLITS))
+        if odd:
+            raise ValueError(f"Column {split_column!r} must hold train, validation or test; "
+                             f"{labels_csv.name} also has {', '.join(map(repr, odd[:3]))}.")
+    else:
+        splits = random_splits(len(rows), seed)
+    empty = [s for s in SPLITS if not (splits == s).any()]
+    if empty:
+        raise ValueError(f"No track of {labels_csv.name} is in the {' or '.join(empty)} split; "
+                         f"each split needs at least one.")
+    name = CUSTOM_PREFIX + hashlib.sha1(f"{audio_dir}\n{labels_csv}".encode()).hexdigest()[:10]
+    how = f"column {split_column!r}" if has_splits else f"80/10/10 at random (seed {seed})"
+    spec = DatasetSpec(name, name, max(1, round(float(np.mean([len(l) for l in labels])))),
+                       vocabulary=tuple(sorted({l for ls in labels for l in ls})),
+                       source=f"{labels_csv} (audio in {audio_dir}); splits: {how}")
+    return Tracks(spec, files, [audio_dir / f for f in files], splits,
+                  [{"file": f, "labels": l, "split": s} for f, l, s in zip(files, labels, splits)])
+
+
+def random_splits(n: int, seed: int = 42) -> np.ndarray:
+    """(n,) "train" / "validation" / "test", 80/10/10 in random order, at least one of each."""
+    n_held = max(1, round(0.1 * n))
+    splits = np.array(["train"] * (n - 2 * n_held) + ["validation"] * n_held + ["test"] * n_held)
+    return splits[np.random.default_rng(seed).permutation(n)]
 
 
 def ground_truth(tracks: Tracks, label_set: str, labels: Iterable[str]) -> np.ndarray:
@@ -110,7 +223,10 @@ def ground_truth(tracks: Tracks, label_set: str, labels: Iterable[str]) -> np.nd
     labels = list(labels)
     index = {label: i for i, label in enumerate(labels)}
     truth = np.zeros((len(tracks.ids), len(labels)), dtype=bool)
-    if tracks.dataset == "emotify" and label_set == "gems":
+    if tracks.spec.vocabulary and label_set == tracks.spec.label_set:  # a folder dataset
+        for t, row in enumerate(tracks.rows):
+            truth[t, [index[label] for label in row["labels"]]] = True
+    elif tracks.dataset == "emotify" and label_set == "gems":
         for t, row in enumerate(tracks.rows):
             votes = np.array([float(row[f"votes_{c}"]) for c in _EMOTIFY_COLUMNS])
             for c in np.argsort(-votes, kind="stable")[:3]:  # ties: column order
@@ -223,13 +339,16 @@ def spread_segments(n: int, max_segments: int | None) -> np.ndarray:
 
 def extract_features(encoder, dataset: str, path: str | Path, tracks: Tracks | None = None,
                      track_ids: list[str] | None = None, chunk: int = 20,
-                     max_segments: int | None = None, progress: bool = True) -> FeatureSet:
+                     max_segments: int | None = None, progress: bool = True,
+                     on_track: Callable[[int, int], None] | None = None) -> FeatureSet:
     """Encode every track of `dataset` (or just `track_ids`) into the cache at `path`.
 
+    `tracks` defaults to the shipped dataset's (pass a `folder_dataset`'s for a folder).
     `max_segments` keeps at most that many 10-s segments per track, evenly spread over it
     (`spread_segments`), to bound the cost of slow encoders; their start times are stored.
     Resumes: tracks already in the cache are skipped. The cache is rewritten every `chunk`
-    tracks, so an interrupted run loses at most that many.
+    tracks, so an interrupted run loses at most that many. `progress` shows a tqdm bar;
+    `on_track(done, total)` is called after each newly encoded track.
     """
     from tqdm import tqdm
 
@@ -274,8 +393,8 @@ def extract_features(encoder, dataset: str, path: str | Path, tracks: Tracks | N
         save_features(merged, path)
         pending.clear()
 
-    for track_id, audio_path in tqdm(todo, desc=f"{encoder.name}/{dataset}", disable=not progress,
-                                     unit="track"):
+    for done, (track_id, audio_path) in enumerate(
+            tqdm(todo, desc=f"{encoder.name}/{dataset}", disable=not progress, unit="track"), 1):
         segments = split_segments(load_audio(audio_path, encoder.sample_rate), encoder.sample_rate)
         keep = spread_segments(len(segments), max_segments)
         encoded = encoder.encode(segments[keep])
@@ -283,6 +402,8 @@ def extract_features(encoder, dataset: str, path: str | Path, tracks: Tracks | N
                         keep * SEGMENT_SECONDS))
         if len(pending) >= chunk:
             flush()
+        if on_track:
+            on_track(done, len(todo))
     flush()
     if not parts:
         raise ValueError(f"nothing to extract for {dataset}")
@@ -324,14 +445,16 @@ class TrainConfig:
     seed: int = 42
     train_splits: tuple[str, ...] = ("train",)
     select_split: str = "validation"
-    max_segments: int | None = 2  # evenly spread 10-s segments used per song (see the cache)
+    max_segments: int | None = None  # None: every 10-s segment of a song; N: N evenly spread
 
     def __post_init__(self) -> None:
         self.datasets = tuple(self.datasets)
         self.train_splits = tuple(self.train_splits)
-        unknown = [d for d in self.datasets if d not in DATASETS]
+        unknown = [d for d in self.datasets
+                   if d not in DATASETS and not d.startswith(CUSTOM_PREFIX)]
         if unknown or not self.datasets:
-            raise ValueError(f"datasets must be among {list(DATASETS)}, got {self.datasets}")
+            raise ValueError(f"datasets must be among {list(DATASETS)} or folder datasets "
+                             f"({CUSTOM_PREFIX}...), got {self.datasets}")
         if self.targets not in ("labels", "clusters"):
             raise ValueError(f"targets must be 'labels' or 'clusters', got {self.targets!r}")
         if self.select_split in self.train_splits:
@@ -376,6 +499,7 @@ class TextCache:
 
 
 def label_strings(label_set: str) -> list[str]:
+    """A built-in label set's strings (a folder dataset's: `DatasetSpec.labels`)."""
     from .labels import load_label_set
     return list(load_label_set(label_set).labels)
 
@@ -383,12 +507,12 @@ def label_strings(label_set: str) -> list[str]:
 def eval_set(features: FeatureSet, tracks: Tracks, label_set: str, split: str,
              k: int | None = None) -> EvalSet:
     """The songs of `split` of a dataset, with their ground truth on `label_set`."""
-    labels = label_strings(label_set)
+    labels = tracks.spec.labels(label_set)
     truth = ground_truth(tracks, label_set, labels)
     idx = tracks.subset(split)
     feats = features.align([tracks.ids[i] for i in idx])
     return EvalSet(f"{tracks.dataset}/{split}/{label_set}", feats, truth[idx], labels,
-                   TextCache.embed(labels), k or LABEL_SET_K.get(label_set, 3),
+                   TextCache.embed(labels), k or tracks.spec.top_k(label_set),
                    truth[tracks.subset("train")])
 
 
@@ -402,14 +526,15 @@ class RunData:
     bandwidth: float
     train: SongSet
     validation: list[EvalSet]
+    specs: dict[str, DatasetSpec]  # the training datasets'
 
 
 def prepare_run(config: TrainConfig, features: dict[str, FeatureSet],
                 tracks: dict[str, Tracks]) -> RunData:
     """Pool the training datasets' vocabularies, cluster them, and build the song sets."""
     features = {d: f.limit_segments(config.max_segments) for d, f in features.items()}
-    vocabulary = list(dict.fromkeys(
-        l for d in config.datasets for l in label_strings(DATASETS[d].label_set)))
+    specs = {d: tracks[d].spec for d in config.datasets}
+    vocabulary = list(dict.fromkeys(l for spec in specs.values() for l in spec.labels()))
     embeddings = TextCache.embed(vocabulary)
     clustering = _clusters(tuple(vocabulary), config.bandwidth, config.quantile)
     assignments = np.asarray(clustering.assignments)
@@ -425,9 +550,8 @@ def prepare_run(config: TrainConfig, features: dict[str, FeatureSet],
     vocab_index = {l: i for i, l in enumerate(vocabulary)}
 
     feats, positive, allowed, cluster_sets = [], [], [], []
-    for d in config.datasets:
-        spec = DATASETS[d]
-        labels = label_strings(spec.label_set)
+    for d, spec in specs.items():
+        labels = spec.labels()
         truth = ground_truth(tracks[d], spec.label_set, labels)
         columns = np.array([vocab_index[l] for l in labels])
         idx = np.concatenate([tracks[d].subset(s) for s in config.train_splits])
@@ -444,12 +568,12 @@ def prepare_run(config: TrainConfig, features: dict[str, FeatureSet],
             allowed.append(own)
             cluster_sets.append(clu)
         feats += features[d].align([tracks[d].ids[i] for i in idx])
-    validation = [eval_set(features[d], tracks[d], DATASETS[d].label_set, config.select_split)
-                  for d in config.datasets]
+    validation = [eval_set(features[d], tracks[d], spec.label_set, config.select_split)
+                  for d, spec in specs.items()]
     return RunData(np.asarray(targets, np.float32), names, vocabulary, assignments,
                    float(clustering.bandwidth),
                    SongSet(feats, np.array(positive), np.array(allowed), np.array(cluster_sets)),
-                   validation)
+                   validation, specs)
 
 
 @lru_cache(maxsize=16)
@@ -494,8 +618,8 @@ class TrainResult:
             "encoder": self.config.encoder,
             "variant": self.config.variant,
             "datasets": list(self.config.datasets),
-            "label_sets": [DATASETS[ds].label_set for ds in self.config.datasets],
-            "dataset_label_sets": {ds: DATASETS[ds].label_set for ds in self.config.datasets},
+            "label_sets": [spec.label_set for spec in d.specs.values()],
+            "dataset_label_sets": {ds: spec.label_set for ds, spec in d.specs.items()},
             "targets": self.config.targets,
             "lambda": self.config.lam,
             "clusters": {"bandwidth": d.bandwidth, "quantile": self.config.quantile,
@@ -507,12 +631,15 @@ class TrainResult:
                      "selection_split": self.config.select_split,
                      "n_train_songs": len(d.train.features),
                      "n_train_segments": int(sum(len(f) for f in d.train.features)),
-                     "split_source": "fixed splits of ../shared/data (see its README)"},
+                     "split_source": "; ".join(dict.fromkeys(s.source for s in d.specs.values()))},
             "training": asdict(self.config),
             "best_epoch": self.best_epoch,
             "seconds": round(self.seconds, 1),
             "metrics": {"validation_macro_f1": self.best_val_f1},
         }
+        custom = {s.label_set: list(s.vocabulary) for s in d.specs.values() if s.vocabulary}
+        if custom:  # the labels of folder datasets, which no built-in label set holds
+            card["custom_label_sets"] = custom
         card.update(extra or {})
         return card
 
@@ -665,5 +792,105 @@ def evaluate_all(adapter: Adapter, tasks: Iterable[tuple[str, str, str]],
 
 def in_domain_tasks(datasets: Iterable[str], split: str = "test") -> list[tuple[str, str, str]]:
     """Each dataset's own labels (and extra label sets) on `split`."""
-    return [(d, ls, split) for d in datasets
-            for ls in (DATASETS[d].label_set, *DATASETS[d].extra_label_sets)]
+    return [(d, ls, split) for d in datasets for ls in DATASETS[d].label_sets]
+
+
+
+# ---------------------------------------------------------------------------------------------
+# The whole job: features, training, evaluation, saving
+
+
+@dataclass
+class TrainingRun:
+    """What `run_training` did."""
+    path: Path  # the saved .safetensors; its card is path.with_suffix(".json")
+    result: TrainResult
+    metrics: list[dict]  # per task: task, dataset, label_set, split, zero_shot and the scores
+    skipped: list[str]  # tasks not evaluated ("dataset/split/label_set"): features not cached
+
+    @property
+    def history(self) -> list[dict]:
+        return self.result.history
+
+
+def run_training(config: TrainConfig, encoder, out_dir: str | Path,
+                 folders: Iterable[Tracks] = (), name: str | None = None,
+                 progress: Callable[[float, str], None] | None = None,
+                 on_epoch: Callable[[dict], None] | None = None,
+                 features_dir: str | Path | None = None,
+                 zero_shot_splits: tuple[str, ...] = ("test",),
+                 card: dict | None = None) -> TrainingRun:
+    """Encode, train, evaluate and save one adapter: the job of the app's Train tab and of
+    train/train.py.
+
+    `config.datasets` names shipped datasets and/or the datasets of `folders`
+    (`folder_dataset`). The training datasets are encoded by `encoder` into the feature cache
+    under `features_dir` (resuming; at most `config.max_segments` segments per track); the
+    other shipped datasets in `data_root()` are scored only where their cache holds the tracks.
+    Every label set of every dataset is scored on the test split (marked zero-shot where the
+    label set was not trained on); datasets not trained on are scored on `zero_shot_splits`
+    instead (e.g. ("test", "all")). The adapter and its card (`card` plus the metrics and
+    per-label F1 of every task) are saved as `out_dir/<name>.safetensors` (default name:
+    encoder-datasets-targets-lambda-time).
+
+    `progress(fraction, message)` is called for every encoded track and every epoch (tqdm
+    bars are shown only without it); `on_epoch(row)` gets each epoch's history row.
+    """
+    if encoder.name != config.encoder:
+        raise ValueError(f"config.encoder is {config.encoder!r}, the encoder {encoder.name!r}")
+    report = progress or (lambda fraction, message: None)
+    tracks = {t.dataset: t for t in folders}
+    for d in (*config.datasets, *available_datasets()):
+        if d not in tracks:
+            tracks[d] = load_tracks(d)
+    features = {}
+    for d, dataset in tracks.items():
+        path = feature_path(encoder.name, d, features_dir)
+        if d in config.datasets:  # resumes: only tracks missing from the cache are encoded
+            report(0.0, f"Encoding {d} with {encoder.name} (once; cached in {path.parent})")
+            features[d] = extract_features(
+                encoder, d, path, dataset, max_segments=config.max_segments,
+                progress=progress is None,
+                on_track=lambda done, total, d=d: report(
+                    done / total, f"Encoding {d} with {encoder.name}: track {done} of {total}"))
+        elif path.is_file():
+            features[d] = load_features(encoder.name, d, path=path)
+    features = {d: f.limit_segments(config.max_segments) for d, f in features.items()}
+
+    def epoch(row: dict) -> None:
+        if on_epoch:
+            on_epoch(row)
+        report((row["epoch"] + 1) / config.max_epochs,
+               f"Epoch {row['epoch'] + 1} of at most {config.max_epochs}: loss "
+               f"{row['loss']:.4f}, validation macro-F1 {row['val_f1']:.3f}")
+
+    result = train(config, {d: features[d] for d in config.datasets},
+                   {d: tracks[d] for d in config.datasets}, progress=progress is None,
+                   on_epoch=epoch)
+    report(1.0, "Evaluating")
+    trained = {tracks[d].spec.label_set for d in config.datasets}
+    scores, metrics, skipped = {}, [], []
+    for d, dataset in tracks.items():
+        for label_set in dataset.spec.label_sets:
+            zero_shot = label_set not in trained
+            for split in ("test",) if d in config.datasets else zero_shot_splits:
+                try:  # KeyError: no cache for `d`, or one without all of these tracks
+                    (task, s), = evaluate_all(result.adapter, [(d, label_set, split)],
+                                              features, tracks).items()
+                except KeyError:
+                    skipped.append(f"{d}/{split}/{label_set}")
+                    continue
+                scores[task] = s
+                metrics.append({"task": task, "dataset": d, "label_set": label_set,
+                                "split": split, "zero_shot": zero_shot,
+                                **{k: v for k, v in s.items() if k != "per_label_f1"}})
+    full_card = result.card(card)
+    full_card["metrics"].update({row["task"]: {k: v for k, v in row.items() if k not in
+                                               ("task", "dataset", "label_set", "split")}
+                                 for row in metrics})
+    full_card["per_label_f1"] = {task: s["per_label_f1"] for task, s in scores.items()}
+    name = name or (f"{config.encoder}-{'+'.join(config.datasets)}-{config.targets}-"
+                    f"lam{config.lam:g}-{time.strftime('%Y%m%d-%H%M%S')}")
+    from .adapter import save_adapter
+    path = save_adapter(result.adapter, Path(out_dir) / f"{name}.safetensors", full_card)
+    return TrainingRun(path, result, metrics, skipped)

@@ -48,3 +48,28 @@ def text_encoder():
 def tone(freq: float, seconds: float, sr: int, amplitude: float = 0.5) -> np.ndarray:
     t = np.arange(int(seconds * sr)) / sr
     return (amplitude * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def labelled_folder(root: Path, data_dir: Path, n: int) -> tuple[Path, Path]:
+    """A folder of `n` real Emotify clips (symlinks, spread over the four genres) and a CSV of
+    their real labels (the top-3 GEMS by vote), as a user would bring: columns "path" and
+    "emotions" ('|'-separated, capitalised), no split column. Returns (folder, CSV path)."""
+    from emoalign.labels import load_label_set
+    from emoalign.training import ground_truth, load_tracks
+
+    emotify = load_tracks("emotify", data_dir)
+    gems = list(load_label_set("gems").labels)
+    truth = ground_truth(emotify, "gems", gems)
+    (root / "clips").mkdir(parents=True)
+    rows = []
+    for i in range(0, len(emotify.ids), len(emotify.ids) // n)[:n]:
+        name = f"clips/{emotify.paths[i].name}"
+        (root / name).symlink_to(emotify.paths[i])
+        rows.append({"path": name,
+                     "emotions": " | ".join(l.title() for l, t in zip(gems, truth[i]) if t)})
+    labels_csv = root / "labels.csv"
+    with open(labels_csv, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=["path", "emotions"])
+        writer.writeheader()
+        writer.writerows(rows)
+    return root, labels_csv

@@ -2,19 +2,29 @@
 
 Features come from the feature cache (features/musicnn/4q.npz, written by train/extract.py)
 when it holds enough tracks, otherwise they are extracted here from the real audio (slower).
+The folder tests bring real Emotify clips as a user's folder with a CSV of their real labels,
+and run the whole job (`run_training`) on it, caching features under tmp_path.
 """
 
 from __future__ import annotations
+
+import csv
+import json
 
 import numpy as np
 import pytest
 import torch
 
+from conftest import labelled_folder
 from emoalign.adapter import Adapter, AdapterConfig, available_adapters, load_adapter, save_adapter
-from emoalign.training import (FeatureSet, TrainConfig, extract_features, feature_path,
-                               load_features, load_tracks, score, eval_set, train)
+from emoalign.labels import load_label_set
+from emoalign.training import (SPLITS, FeatureSet, TrainConfig, extract_features, feature_path,
+                               folder_dataset, ground_truth, load_features, load_tracks,
+                               run_training, score, eval_set, train)
 
 N_TRAIN, N_VAL = 24, 8
+N_FOLDER = 24
+FOLDER_COLUMNS = dict(file_column="path", labels_column="emotions", separator="|")
 
 
 @pytest.fixture(scope="module")
@@ -128,3 +138,86 @@ def test_feature_cache_resumes(data_dir, tmp_path):
     assert starts == [0.0, 10.0, 20.0][:len(segments)]
     reloaded = load_features("fake", "4q", path=path, max_segments=1)
     assert isinstance(reloaded, FeatureSet) and np.diff(reloaded.offsets).tolist() == [1, 1, 1]
+
+
+@pytest.fixture(scope="module")
+def folder(data_dir, tmp_path_factory):
+    """(audio folder, labels CSV): 24 real Emotify clips with their real top-3 GEMS labels."""
+    return labelled_folder(tmp_path_factory.mktemp("folder"), data_dir, N_FOLDER)
+
+
+def test_folder_dataset_reads_real_labels_and_splits_them(folder, data_dir):
+    tracks = folder_dataset(*folder, **FOLDER_COLUMNS)
+    assert tracks.dataset.startswith("custom-") and len(tracks.ids) == N_FOLDER
+    assert {s: int((tracks.splits == s).sum()) for s in SPLITS} == {
+        "train": 20, "validation": 2, "test": 2}  # no split column: seeded 80/10/10
+    assert folder_dataset(*folder, **FOLDER_COLUMNS).splits.tolist() == tracks.splits.tolist()
+    gems = list(load_label_set("gems").labels)
+    assert tracks.spec.k == 3 and set(tracks.spec.vocabulary) <= set(gems)
+    emotify = load_tracks("emotify", data_dir)
+    where = {p.name: i for i, p in enumerate(emotify.paths)}
+    expected = ground_truth(emotify, "gems", gems)[[where[p.name] for p in tracks.paths]]
+    truth = ground_truth(tracks, tracks.spec.label_set, tracks.spec.labels())
+    assert (truth == expected[:, [gems.index(l) for l in tracks.spec.labels()]]).all()
+    assert truth.sum() == expected.sum() == 3 * N_FOLDER
+
+
+def test_run_training_on_a_folder(folder, tmp_path):
+    from emoalign.encoders import load_encoder
+
+    tracks = folder_dataset(*folder, **FOLDER_COLUMNS)
+    encoder = load_encoder("musicnn", "cpu")
+    events, epochs = [], []
+    run = run_training(small_config(datasets=(tracks.dataset,), max_epochs=3), encoder,
+                       tmp_path / "adapters", [tracks],
+                       progress=lambda fraction, message: events.append((fraction, message)),
+                       on_epoch=epochs.append, features_dir=tmp_path / "features")
+    card = json.loads(run.path.with_suffix(".json").read_text())
+    assert run.path.is_file() and card["datasets"] == [tracks.dataset]
+    assert card["custom_label_sets"] == {tracks.dataset: list(tracks.spec.vocabulary)}
+    assert len(run.history) == len(epochs) == 3
+    assert np.isfinite([row["loss"] for row in run.history]).all()
+    (own,) = [r for r in run.metrics if r["dataset"] == tracks.dataset]
+    assert (own["split"], own["zero_shot"], own["n_songs"]) == ("test", False, 2)
+    assert 0 <= own["f1_song_vote"] <= 1
+    assert card["metrics"][own["task"]]["f1_song_vote"] == own["f1_song_vote"]
+    # the shipped datasets have no cache under this features_dir: reported, not scored
+    assert run.skipped and not any(t.startswith(tracks.dataset) for t in run.skipped)
+    assert events[0][1].startswith(f"Encoding {tracks.dataset}")
+    assert events[-1] == (1.0, "Evaluating")
+    # the app switches to it through the pipeline, which knows the folder's labels
+    from emoalign.pipeline import EmotionPipeline
+    assert EmotionPipeline(encoder, adapter=run.path).trained_labels == list(tracks.spec.vocabulary)
+    # the folder's cache is named after it and resumes: nothing is left to encode
+    encoded = []
+    cache = extract_features(encoder, tracks.dataset,
+                             tmp_path / "features" / "musicnn" / f"{tracks.dataset}.npz", tracks,
+                             progress=False, on_track=lambda *done: encoded.append(done))
+    assert not encoded and len(cache.track_ids) == N_FOLDER
+
+
+def _no_validation_split(rows):
+    return [{**r, "split": "test" if i == 0 else "train"} for i, r in enumerate(rows)]
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda rows: [{"path": r["path"], "moods": r["emotions"]} for r in rows],
+     "no column 'emotions'; its columns are: path, moods"),
+    (lambda rows: rows + [{"path": "clips/missing.ogg", "emotions": "calmness"}],
+     r"1 file\(s\) listed in bad.csv are not in .*'clips/missing.ogg'"),
+    (lambda rows: rows[:3], "lists 3 track.*at least 6"),
+    (_no_validation_split, "in the validation split"),
+    (lambda rows: [{**r, "emotions": " | "} if i == 5 else r for i, r in enumerate(rows)],
+     "1 track.* no labels in column 'emotions'"),
+], ids=["missing column", "missing file", "too few", "empty split", "no labels"])
+def test_folder_dataset_explains_a_bad_csv(folder, tmp_path, change, message):
+    audio, labels_csv = folder
+    with open(labels_csv, newline="") as f:
+        rows = change(list(csv.DictReader(f)))
+    bad = tmp_path / "bad.csv"
+    with open(bad, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    with pytest.raises(ValueError, match=message):
+        folder_dataset(audio, bad, **FOLDER_COLUMNS)

@@ -238,10 +238,11 @@ def _setup_text(runs: list[dict]) -> list[str]:
     return [
         "## Set-up", "",
         f"- Features: `musicnn` (the MTT network's 200-d penultimate layer, mean over the three "
-        f"3-s patches of each 10-s segment), cached by `train/extract.py` with at most "
-        f"{c.max_segments} evenly spread segments per clip (Emotify: 10-20 s and 40-50 s of the "
-        f"minute; 4Q: 0-10 s and 20-30 s), a compromise for this shared CPU. Song level = vote "
-        f"(or mean embedding) over those segments.",
+        f"3-s patches of each 10-s segment), cached by `train/extract.py`; "
+        + (f"every 10-s segment of every clip (Emotify about 6, 4Q about 3; a remainder of at "
+           f"least 3 s is padded and kept)" if c.max_segments is None else
+           f"at most {c.max_segments} evenly spread segments per clip")
+        + ". Song level = vote (or mean embedding) over the segments.",
         f"- Adapter: input standardisation, Linear(200 -> {c.d_model}), {c.n_layers} x "
         f"TransformerEncoderLayer({c.d_model}, {c.n_heads} heads, ff {c.ff_dim}, dropout "
         f"{c.dropout}), LayerNorm, Linear({c.d_model} -> 384), L2 norm.",

@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--chunk", type=int, default=20, help="tracks between cache writes")
     parser.add_argument("--split", nargs="+", default=["all"],
                         choices=["train", "validation", "test", "all"], help="only these splits")
-    parser.add_argument("--max-segments", type=int, default=2,
+    parser.add_argument("--max-segments", type=int, default=0,
                         help="keep at most N evenly spread 10-s segments per track (0: all)")
     parser.add_argument("--limit", type=int, default=None, help="only the first N tracks")
     args = parser.parse_args(argv)
