@@ -876,7 +876,7 @@ def build_app() -> gr.Blocks:
                 use_btn = gr.Button("Use this adapter")
                 trained_path = gr.State(None)
 
-        gr.Markdown("API: see *Use via API* at the bottom of the page, or `docs/app.md`.")
+        gr.Markdown("API: see *Use via API* at the bottom of the page, or the API section of the README.")
 
         # ---- events ----
         song_outputs = [summary_out, bars_out, timeline_out, table_out, files_out]
