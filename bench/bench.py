@@ -31,11 +31,11 @@ NEW_WORDS = ("wistful, furious, serene, bittersweet, triumphant, eerie, playful,
 
 
 def make_song(seconds: float, path: Path) -> None:
-    data = Path(os.environ.get("EMOALIGN_DATA", REPO.parent / "shared" / "data"))
-    clips = sorted((data / "emotify" / "audio").glob("*.ogg"))[::37] or sorted(
+    from emoalign.audio import load_audio
+    from emoalign.training import data_root
+    clips = sorted((data_root() / "emotify" / "audio").glob("*.ogg"))[::37] or sorted(
         (REPO / "assets" / "examples").glob("*.ogg"))
     parts, total, sr = [], 0, 24000
-    from emoalign.audio import load_audio
     for clip in clips * 10:
         parts.append(load_audio(clip, sr))
         total += len(parts[-1])

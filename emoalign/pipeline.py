@@ -10,7 +10,7 @@ import csv
 import io
 import json
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Callable
 
@@ -248,12 +248,13 @@ class EmotionPipeline:
         is to what the adapter was trained on."""
         (word,) = parse_words([word], max_words=1)
         clusters = self.builtin_clusters
-        similarity = clusters.embeddings @ self.text.embed([word])[0]
-        owner = {l: n for n in reversed(available_label_sets()) for l in load_label_set(n).labels}
+        vector = self.text.embed([word])[0]
+        similarity = clusters.embeddings @ vector
+        owner = _label_set_of()
         nearest = [(clusters.labels[i], owner[clusters.labels[i]], round(float(similarity[i]), 4),
                     clusters.cluster_of(clusters.labels[i])) for i in np.argsort(-similarity)[:k]]
         trained = self.trained_labels or clusters.labels
-        known = float((self.text.embed(trained) @ self.text.embed([word])[0]).max())
+        known = float((self.text.embed(trained) @ vector).max())
         familiar = known >= FAMILIAR_SIMILARITY
         warning = None if familiar else (
             f"'{word}' is far from every label the model was trained on (best cosine "
@@ -286,6 +287,12 @@ class EmotionPipeline:
         if not labels:
             raise ValueError("Pick at least one label set or type some words.")
         return label_clusters(labels, self.text.embed(labels), bandwidth, quantile)
+
+
+@lru_cache(maxsize=None)
+def _label_set_of() -> dict[str, str]:
+    """Built-in label -> the first built-in vocabulary that has it."""
+    return {l: n for n in reversed(available_label_sets()) for l in load_label_set(n).labels}
 
 
 def _as_float(audio: np.ndarray) -> np.ndarray:

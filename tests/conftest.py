@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import csv
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from emoalign.training import data_root
+
 REPO = Path(__file__).resolve().parent.parent
-DATA = Path(os.environ.get("EMOALIGN_DATA", REPO.parent / "shared" / "data"))
+DATA = data_root()  # $EMOALIGN_DATA, else ../shared/data
 
 
 @pytest.fixture(scope="session")

@@ -12,8 +12,6 @@ the model; batching and chunking are checked on 0.5-s rows (the encoder is lengt
 from __future__ import annotations
 
 import math
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,12 +20,11 @@ from transformers import HubertModel, Wav2Vec2FeatureExtractor
 
 from emoalign.audio import load_audio, split_segments
 from emoalign.encoders import Encoder
+from emoalign.training import data_root
 from emoalign.mert import (FRAME_RATE, HUB_ID, LAYERS, SAMPLE_RATE, MertEncoder, MertWeightsError,
                            mert_config)
 
-DATA = Path(os.environ.get("EMOALIGN_DATA",
-                          Path(__file__).resolve().parents[1] / ".." / "shared" / "data"))
-CLIP = DATA / "emotify" / "audio" / "001.ogg"
+CLIP = data_root() / "emotify" / "audio" / "001.ogg"
 ROW = SAMPLE_RATE // 2  # 0.5-s rows where the segment length does not matter
 ATOL = 1e-4  # batched vs single matmuls differ in the last float32 bits
 
