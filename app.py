@@ -1,8 +1,8 @@
 """EmoAlign web app: read a song's emotions, score your own words, explore the label space.
 
 Wiring only: every number comes from `emoalign.pipeline.EmotionPipeline` (and, on the Train
-tab, `emoalign.training`); figures come from `emoalign.plots`, 2-D maps from
-`emoalign.projection`.
+tab, `emoalign.runs` / `emoalign.datasets`); figures come from `emoalign.plots`, 2-D maps
+from `emoalign.projection`.
 
     python app.py                   # http://127.0.0.1:7860, offline, musicnn + shipped adapter
     python app.py --port 7861 --host 0.0.0.0
@@ -628,10 +628,10 @@ def resolve_adapter(adapter: str) -> str:
 
 
 def shipped_datasets() -> list[tuple[str, str]]:
-    from emoalign import training
+    from emoalign.datasets import available_datasets
     titles = {"emotify": "Emotify (GEMS-9, 400 clips)",
               "4q": "4Q (AllMusic moods and Russell quadrants, 900 clips)"}
-    return [(titles.get(d, d), d) for d in training.available_datasets()]
+    return [(titles.get(d, d), d) for d in available_datasets()]
 
 
 @gpu
@@ -646,29 +646,31 @@ def train_adapter(datasets: list[str], targets: str, lam: float, bandwidth: floa
     split), evaluate it on every test split, and save it. Yields status (markdown), the loss
     curve and the test metrics; the last status names the saved adapter (pass it to
     /set_model to use it)."""
-    from emoalign import training
+    from emoalign.datasets import folder_dataset
+    from emoalign.runs import run_training
+    from emoalign.training import TrainConfig
 
     folders = []
     if (folder or "").strip() or labels_csv:
         if not (folder or "").strip() or not labels_csv:
             raise gr.Error("To train on your folder, give both the audio folder and the labels "
                            "CSV.")
-        folders.append(training.folder_dataset(
+        folders.append(folder_dataset(
             folder.strip(), labels_csv, (file_column or "").strip() or "file",
             (labels_column or "").strip() or "labels", separator or ";",
             (split_column or "").strip()))
     names = [*(datasets or []), *(f.dataset for f in folders)]
     if not names:
         raise gr.Error("Pick a dataset to train on, or give a folder and its labels CSV.")
-    config = training.TrainConfig(datasets=tuple(names), encoder=session.model.encoder,
-                                  targets=targets, lam=float(lam), bandwidth=float(bandwidth),
-                                  max_epochs=int(epochs), variant=variant)
+    config = TrainConfig(datasets=tuple(names), encoder=session.model.encoder,
+                         targets=targets, lam=float(lam), bandwidth=float(bandwidth),
+                         max_epochs=int(epochs), variant=variant)
     events: queue.Queue = queue.Queue()  # (fraction, message) and history rows, from the worker
     outcome: dict = {}
 
     def work() -> None:
         try:
-            outcome["run"] = training.run_training(
+            outcome["run"] = run_training(
                 config, MODELS.encoder(config.encoder), TRAINED_DIR, folders,
                 progress=lambda fraction, message: events.put((fraction, message)),
                 on_epoch=events.put, card={"trained_in": "app"})

@@ -32,7 +32,7 @@ NEW_WORDS = ("wistful, furious, serene, bittersweet, triumphant, eerie, playful,
 
 def make_song(seconds: float, path: Path) -> None:
     from emoalign.audio import load_audio
-    from emoalign.training import data_root
+    from emoalign.datasets import data_root
     clips = sorted((data_root() / "emotify" / "audio").glob("*.ogg"))[::37] or sorted(
         (REPO / "assets" / "examples").glob("*.ogg"))
     parts, total, sr = [], 0, 24000

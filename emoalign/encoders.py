@@ -6,18 +6,13 @@ segment, and optionally into interpretable tag probabilities.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable, Protocol
 
 import numpy as np
 
+from .segments import EncodedSegments
+
 DEFAULT_ENCODER = "musicnn"
-
-
-@dataclass
-class EncodedSegments:
-    features: np.ndarray  # (n_segments, feature_dim) float32
-    tags: np.ndarray | None = None  # (n_segments, len(tag_names)) probabilities, or None
 
 
 class Encoder(Protocol):
@@ -58,8 +53,3 @@ def load_encoder(name: str = DEFAULT_ENCODER, device: str | None = None, **kwarg
     if name not in _ENCODERS:
         raise ValueError(f"Unknown encoder {name!r}; available: {', '.join(_ENCODERS)}")
     return _ENCODERS[name](device, **kwargs)
-
-
-def default_device() -> str:
-    import torch
-    return "cuda" if torch.cuda.is_available() else "cpu"

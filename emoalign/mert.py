@@ -35,7 +35,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from .encoders import EncodedSegments, default_device
+from .segments import EncodedSegments, default_device
 
 HUB_ID = "m-a-p/MERT-v1-95M"
 WEIGHTS_ENV = "EMOALIGN_MERT_WEIGHTS"  # a local directory (or hub id) to load instead of HUB_ID

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .encoders import EncodedSegments, default_device
+from .segments import EncodedSegments, default_device
 
 SAMPLE_RATE = 16000
 N_FFT = 512

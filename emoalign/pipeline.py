@@ -21,8 +21,9 @@ from .adapter import Adapter, load_adapter
 from .audio import (MAX_SECONDS, SEGMENT_SECONDS, AudioError, load_audio, prepare_audio,
                     silent_segments, split_segments)
 from .clusters import PAPER_BANDWIDTH, PAPER_QUANTILE, LabelClusters, label_clusters
-from .encoders import DEFAULT_ENCODER, Encoder, default_device, load_encoder
+from .encoders import DEFAULT_ENCODER, Encoder, load_encoder
 from .labels import available_label_sets, load_label_set, parse_words
+from .segments import default_device
 from .text import TextEncoder
 
 FAMILIAR_SIMILARITY = 0.5  # a word this close (cosine) to a trained label is in known territory

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emoalign.training import data_root
+from emoalign.datasets import data_root
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = data_root()  # $EMOALIGN_DATA, else ../shared/data
@@ -56,7 +56,7 @@ def labelled_folder(root: Path, data_dir: Path, n: int) -> tuple[Path, Path]:
     their real labels (the top-3 GEMS by vote), as a user would bring: columns "path" and
     "emotions" ('|'-separated, capitalised), no split column. Returns (folder, CSV path)."""
     from emoalign.labels import load_label_set
-    from emoalign.training import ground_truth, load_tracks
+    from emoalign.datasets import ground_truth, load_tracks
 
     emotify = load_tracks("emotify", data_dir)
     gems = list(load_label_set("gems").labels)

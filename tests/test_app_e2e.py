@@ -37,7 +37,7 @@ TRAIN_TRACKS = {"train": 16, "validation": 4, "test": 4}  # the Train tab's smal
 @pytest.fixture(scope="module")
 def small_data(tmp_path_factory) -> Path | None:
     """A small Emotify for the Train tab: real clips and labels, a few tracks of each split."""
-    from emoalign.training import data_root
+    from emoalign.datasets import data_root
     source = data_root() / "emotify"
     if not (source / "tracks.csv").is_file():
         return None
@@ -283,7 +283,7 @@ def test_train_evaluate_and_switch_to_the_new_adapter(client, clip, small_data):
 
 
 def test_train_on_your_folder(client, tmp_path):
-    from emoalign.training import data_root
+    from emoalign.datasets import data_root
     if not (data_root() / "emotify" / "tracks.csv").is_file():
         pytest.skip("the folder is built from the shared Emotify clips (EMOALIGN_DATA)")
     audio, labels_csv = labelled_folder(tmp_path, data_root(), 12)

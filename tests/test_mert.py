@@ -20,7 +20,7 @@ from transformers import HubertModel, Wav2Vec2FeatureExtractor
 
 from emoalign.audio import load_audio, split_segments
 from emoalign.encoders import Encoder
-from emoalign.training import data_root
+from emoalign.datasets import data_root
 from emoalign.mert import (FRAME_RATE, HUB_ID, LAYERS, SAMPLE_RATE, MertEncoder, MertWeightsError,
                            mert_config)
 

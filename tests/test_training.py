@@ -18,9 +18,11 @@ import torch
 from conftest import labelled_folder
 from emoalign.adapter import Adapter, AdapterConfig, available_adapters, load_adapter, save_adapter
 from emoalign.labels import load_label_set
-from emoalign.training import (SPLITS, FeatureSet, TrainConfig, extract_features, feature_path,
-                               folder_dataset, ground_truth, load_features, load_tracks,
-                               run_training, score, eval_set, train)
+from emoalign.datasets import SPLITS, folder_dataset, ground_truth, load_tracks
+from emoalign.evaluation import eval_set, score
+from emoalign.features import FeatureSet, extract_features, feature_path, load_features
+from emoalign.runs import run_training
+from emoalign.training import TrainConfig, train
 
 N_TRAIN, N_VAL = 24, 8
 N_FOLDER = 24
@@ -120,7 +122,7 @@ def test_feature_cache_resumes(data_dir, tmp_path):
         calls = 0
 
         def encode(self, segments):
-            from emoalign.encoders import EncodedSegments
+            from emoalign.segments import EncodedSegments
             Counting.calls += 1
             rms = np.sqrt((segments ** 2).mean(axis=1, keepdims=True))
             return EncodedSegments(np.hstack([rms, segments.mean(1, keepdims=True),

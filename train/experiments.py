@@ -30,8 +30,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 
 from emoalign.clusters import PAPER_BANDWIDTH  # noqa: E402
-from emoalign.training import (DATASETS, TrainConfig, evaluate_all,  # noqa: E402
-                               load_features, load_tracks, prepare_run, train)
+from emoalign.datasets import DATASETS, load_tracks  # noqa: E402
+from emoalign.evaluation import evaluate_all  # noqa: E402
+from emoalign.features import load_features  # noqa: E402
+from emoalign.training import TrainConfig, prepare_run, train  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 SEEDS = (42, 43, 44)
@@ -108,7 +110,7 @@ def run_one(spec: dict) -> dict:
 
 
 def baselines(partial: bool) -> dict:
-    from emoalign.training import eval_set, trivial_baselines
+    from emoalign.evaluation import eval_set, trivial_baselines
     _worker_init(partial, 1)
     out = {}
     for dataset, label_set, split in TASKS:

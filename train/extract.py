@@ -16,7 +16,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from emoalign.encoders import DEFAULT_ENCODER, load_encoder  # noqa: E402
-from emoalign.training import DATASETS, extract_features, feature_path, load_tracks  # noqa: E402
+from emoalign.datasets import DATASETS, load_tracks  # noqa: E402
+from emoalign.features import extract_features, feature_path  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -19,7 +19,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from emoalign.encoders import load_encoder  # noqa: E402
-from emoalign.training import DATASETS, TrainConfig, folder_dataset, run_training  # noqa: E402
+from emoalign.datasets import DATASETS, folder_dataset  # noqa: E402
+from emoalign.runs import run_training  # noqa: E402
+from emoalign.training import TrainConfig  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,225 @@
+"""The datasets and their ground truth.
+
+- `DATASETS`: "emotify" (GEMS-9, positives = top-3 labels by vote, ties by column order) and
+  "4q" (AllMusic mood tags restricted to the "allmusic" label set; Russell quadrant for the
+  "quadrants" label set). Both use their fixed train / validation / test splits.
+- `folder_dataset` turns any folder of audio plus a CSV of labels into the same `Tracks`, with
+  its own vocabulary; everything downstream (features, training, evaluation) accepts either.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SPLITS = ("train", "validation", "test")
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    name: str
+    label_set: str  # the dataset's own vocabulary (trained on)
+    k: int  # top-k for its own labels (the mean number of positives per song)
+    extra_label_sets: tuple[str, ...] = ()  # other label sets it can be scored on
+    vocabulary: tuple[str, ...] = ()  # a folder dataset's own labels; () for built-in label sets
+    source: str = "fixed splits of ../shared/data (see its README)"
+
+    @property
+    def label_sets(self) -> tuple[str, ...]:
+        return (self.label_set, *self.extra_label_sets)
+
+    def labels(self, label_set: str | None = None) -> list[str]:
+        """The label strings of one of its label sets (default: its own)."""
+        label_set = label_set or self.label_set
+        if self.vocabulary and label_set == self.label_set:
+            return list(self.vocabulary)
+        return label_strings(label_set)
+
+    def top_k(self, label_set: str) -> int:
+        return self.k if label_set == self.label_set else LABEL_SET_K.get(label_set, 3)
+
+
+DATASETS = {
+    "emotify": DatasetSpec("emotify", "gems", 3),
+    "4q": DatasetSpec("4q", "allmusic", 6, ("quadrants",)),
+}
+LABEL_SET_K = {"gems": 3, "allmusic": 6, "quadrants": 1}
+CUSTOM_PREFIX = "custom-"  # names of folder datasets: custom-<hash of the folder and CSV paths>
+MIN_FOLDER_TRACKS = 6
+_EMOTIFY_COLUMNS = ("amazement", "solemnity", "tenderness", "nostalgia", "calmness", "power",
+                    "joyful_activation", "tension", "sadness")
+
+
+def data_root() -> Path:
+    """The shared data directory: $EMOALIGN_DATA, else ../shared/data beside the repository."""
+    return Path(os.environ.get("EMOALIGN_DATA", REPO_ROOT.parent / "shared" / "data"))
+
+
+def available_datasets(root: str | Path | None = None) -> list[str]:
+    """The shipped datasets whose folder is in the data directory."""
+    root = Path(root or data_root())
+    return [d for d in DATASETS if (root / d).is_dir()]
+
+
+@dataclass
+class Tracks:
+    """The tracks of one dataset, in file order."""
+    spec: DatasetSpec
+    ids: list[str]
+    paths: list[Path]
+    splits: np.ndarray  # (T,) str
+    rows: list[dict]  # the metadata rows (a folder dataset's: file, labels, split)
+
+    @property
+    def dataset(self) -> str:
+        return self.spec.name
+
+    def restrict(self, ids: Iterable[str]) -> "Tracks":
+        """Only the tracks in `ids` (file order kept), e.g. those already in a feature cache."""
+        keep = set(ids)
+        idx = [i for i, t in enumerate(self.ids) if t in keep]
+        return Tracks(self.spec, [self.ids[i] for i in idx], [self.paths[i] for i in idx],
+                      self.splits[idx], [self.rows[i] for i in idx])
+
+    def subset(self, split: str) -> np.ndarray:
+        """Indices of the tracks in `split` ("train", "validation", "test" or "all")."""
+        if split == "all":
+            return np.arange(len(self.ids))
+        if split not in SPLITS:
+            raise ValueError(f"split must be one of {SPLITS + ('all',)}, got {split!r}")
+        return np.flatnonzero(self.splits == split)
+
+
+def load_tracks(dataset: str, root: str | Path | None = None) -> Tracks:
+    root = Path(root or data_root())
+    if dataset == "emotify":
+        table, id_column = root / "emotify" / "tracks.csv", "track_id"
+    elif dataset == "4q":
+        table, id_column = root / "4q" / "metadata.csv", "Song"
+    else:
+        raise ValueError(f"Unknown dataset {dataset!r}; available: {', '.join(DATASETS)}")
+    if not table.is_file():
+        raise FileNotFoundError(f"{table} not found; set EMOALIGN_DATA to the data directory")
+    with open(table, newline="") as f:
+        rows = list(csv.DictReader(f))
+    return Tracks(DATASETS[dataset], [r[id_column] for r in rows],
+                  [table.parent / r["file"] for r in rows], np.array([r["split"] for r in rows]),
+                  rows)
+
+
+def folder_dataset(audio_dir: str | Path, labels_csv: str | Path, file_column: str = "file",
+                   labels_column: str = "labels", separator: str = ";",
+                   split_column: str | None = "split", seed: int = 42) -> Tracks:
+    """A folder of audio plus a CSV of labels, as a dataset like the shipped ones.
+
+    `labels_csv` has one row per track: `file_column`, the audio file's path relative to
+    `audio_dir`; `labels_column`, its labels joined by `separator` (stripped, lower-cased);
+    and, when the CSV has `split_column`, "train", "validation" or "test". Without that column
+    the tracks are split 80/10/10 at random (`seed`; at least one track in each). The
+    vocabulary is the CSV's distinct labels (sorted); top-k is the mean number of labels per
+    track, rounded, at least 1. The dataset (and its label set, and its feature cache
+    ``<encoder>/custom-<hash>.npz``) is named after a hash of the two resolved paths.
+
+    Raises ValueError, with a message for people, when the CSV does not fit the folder.
+
+    >>> tracks = folder_dataset("my/audio", "my/labels.csv")       # doctest: +SKIP
+    >>> tracks.dataset, tracks.spec.vocabulary[:2], tracks.spec.k  # doctest: +SKIP
+    ('custom-3f2a9c01de', ('calm', 'happy'), 2)
+    """
+    audio_dir = Path(audio_dir).expanduser().resolve()
+    labels_csv = Path(labels_csv).expanduser().resolve()
+    if not audio_dir.is_dir():
+        raise ValueError(f"The audio folder {audio_dir} does not exist.")
+    if not labels_csv.is_file():
+        raise ValueError(f"The labels CSV {labels_csv} does not exist.")
+    with open(labels_csv, newline="", encoding="utf-8-sig") as f:
+        reader = csv.DictReader(f)
+        rows, columns = list(reader), reader.fieldnames or []
+    missing = [c for c in (file_column, labels_column) if c not in columns]
+    if missing:
+        raise ValueError(f"{labels_csv.name} has no column {' or '.join(map(repr, missing))}; "
+                         f"its columns are: {', '.join(columns) or 'none'}.")
+    if len(rows) < MIN_FOLDER_TRACKS:
+        raise ValueError(f"{labels_csv.name} lists {len(rows)} track(s); at least "
+                         f"{MIN_FOLDER_TRACKS} are needed (some to train, validate and test on).")
+    files = [(r[file_column] or "").strip() for r in rows]
+    absent = [f for f in files if not (audio_dir / f).is_file()]
+    if absent:
+        raise ValueError(f"{len(absent)} file(s) listed in {labels_csv.name} are not in "
+                         f"{audio_dir}, e.g. {', '.join(map(repr, absent[:3]))}.")
+    twice = sorted({f for f in files if files.count(f) > 1})
+    if twice:
+        raise ValueError(f"{labels_csv.name} lists some files twice, e.g. {twice[0]!r}.")
+    labels = [tuple(dict.fromkeys(l.strip().lower() for l in (r[labels_column] or "")
+                                  .split(separator) if l.strip())) for r in rows]
+    unlabelled = [f for f, l in zip(files, labels) if not l]
+    if unlabelled:
+        raise ValueError(f"{len(unlabelled)} track(s) have no labels in column "
+                         f"{labels_column!r} (separator {separator!r}), e.g. "
+                         f"{', '.join(map(repr, unlabelled[:3]))}.")
+    has_splits = bool(split_column) and split_column in columns
+    if has_splits:
+        splits = np.array([(r[split_column] or "").strip().lower() for r in rows])
+        odd = sorted(set(splits.tolist()) - set(SPLITS))
+        if odd:
+            raise ValueError(f"Column {split_column!r} must hold train, validation or test; "
+                             f"{labels_csv.name} also has {', '.join(map(repr, odd[:3]))}.")
+    else:
+        splits = random_splits(len(rows), seed)
+    empty = [s for s in SPLITS if not (splits == s).any()]
+    if empty:
+        raise ValueError(f"No track of {labels_csv.name} is in the {' or '.join(empty)} split; "
+                         f"each split needs at least one.")
+    name = CUSTOM_PREFIX + hashlib.sha1(f"{audio_dir}\n{labels_csv}".encode()).hexdigest()[:10]
+    how = f"column {split_column!r}" if has_splits else f"80/10/10 at random (seed {seed})"
+    spec = DatasetSpec(name, name, max(1, round(float(np.mean([len(l) for l in labels])))),
+                       vocabulary=tuple(sorted({l for ls in labels for l in ls})),
+                       source=f"{labels_csv} (audio in {audio_dir}); splits: {how}")
+    return Tracks(spec, files, [audio_dir / f for f in files], splits,
+                  [{"file": f, "labels": l, "split": s} for f, l, s in zip(files, labels, splits)])
+
+
+def random_splits(n: int, seed: int = 42) -> np.ndarray:
+    """(n,) "train" / "validation" / "test", 80/10/10 in random order, at least one of each."""
+    n_held = max(1, round(0.1 * n))
+    splits = np.array(["train"] * (n - 2 * n_held) + ["validation"] * n_held + ["test"] * n_held)
+    return splits[np.random.default_rng(seed).permutation(n)]
+
+
+def ground_truth(tracks: Tracks, label_set: str, labels: Iterable[str]) -> np.ndarray:
+    """(T, L) bool positives of every track for the labels of `label_set`."""
+    labels = list(labels)
+    index = {label: i for i, label in enumerate(labels)}
+    truth = np.zeros((len(tracks.ids), len(labels)), dtype=bool)
+    if tracks.spec.vocabulary and label_set == tracks.spec.label_set:  # a folder dataset
+        for t, row in enumerate(tracks.rows):
+            truth[t, [index[label] for label in row["labels"]]] = True
+    elif tracks.dataset == "emotify" and label_set == "gems":
+        for t, row in enumerate(tracks.rows):
+            votes = np.array([float(row[f"votes_{c}"]) for c in _EMOTIFY_COLUMNS])
+            for c in np.argsort(-votes, kind="stable")[:3]:  # ties: column order
+                truth[t, index[_EMOTIFY_COLUMNS[c].replace("_", " ")]] = True
+    elif tracks.dataset == "4q" and label_set == "allmusic":
+        for t, row in enumerate(tracks.rows):
+            for tag in row["MoodsStrSplit"].split(";"):
+                if tag.strip().lower() in index:
+                    truth[t, index[tag.strip().lower()]] = True
+    elif tracks.dataset == "4q" and label_set == "quadrants":
+        for t, row in enumerate(tracks.rows):
+            truth[t, int(row["Quadrant"][1]) - 1] = True
+    else:
+        raise ValueError(f"{tracks.dataset} has no ground truth for label set {label_set!r}")
+    return truth
+
+
+def label_strings(label_set: str) -> list[str]:
+    """A built-in label set's strings (a folder dataset's: `DatasetSpec.labels`)."""
+    from .labels import load_label_set
+    return list(load_label_set(label_set).labels)
