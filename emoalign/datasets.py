@@ -3,6 +3,11 @@
 - `DATASETS`: "emotify" (GEMS-9, positives = top-3 labels by vote, ties by column order) and
   "4q" (AllMusic mood tags restricted to the "allmusic" label set; Russell quadrant for the
   "quadrants" label set). Both use their fixed train / validation / test splits.
+- The solo-piano sets, rendered (piano.py, train/render.py): "vgmidi@<soundfont>" and
+  "memomusic@<soundfont>" for each of `piano.SOUNDFONTS`, plus "memomusic@audio" (its 61 real
+  recordings). They have valence/arousal, not words: their own label set is "circumplex" (the
+  nearest circumplex words of their valence/arousal, see valence_arousal.py), and "quadrants"
+  comes from the signs. `valence_arousal` gives every dataset's (valence, arousal) in [-1, 1].
 - `folder_dataset` turns any folder of audio plus a CSV of labels into the same `Tracks`, with
   its own vocabulary; everything downstream (features, training, evaluation) accepts either.
 """
@@ -30,6 +35,11 @@ class DatasetSpec:
     extra_label_sets: tuple[str, ...] = ()  # other label sets it can be scored on
     vocabulary: tuple[str, ...] = ()  # a folder dataset's own labels; () for built-in label sets
     source: str = "fixed splits of ../shared/data (see its README)"
+    family: str = ""  # the collection a rendered variant belongs to ("vgmidi@fluidr3" -> "vgmidi")
+
+    @property
+    def collection(self) -> str:
+        return self.family or self.name
 
     @property
     def label_sets(self) -> tuple[str, ...]:
@@ -46,11 +56,16 @@ class DatasetSpec:
         return self.k if label_set == self.label_set else LABEL_SET_K.get(label_set, 3)
 
 
+PIANO_VARIANTS = ("fluidr3", "musescore", "timgm", "audio")  # soundfonts, and real recordings
 DATASETS = {
     "emotify": DatasetSpec("emotify", "gems", 3),
     "4q": DatasetSpec("4q", "allmusic", 6, ("quadrants",)),
+    **{f"{family}@{variant}": DatasetSpec(f"{family}@{variant}", "circumplex", 3, ("quadrants",),
+                                          family=family)
+       for family in ("vgmidi", "memomusic") for variant in PIANO_VARIANTS
+       if (family, variant) != ("vgmidi", "audio")},
 }
-LABEL_SET_K = {"gems": 3, "allmusic": 6, "quadrants": 1}
+LABEL_SET_K = {"gems": 3, "allmusic": 6, "quadrants": 1, "circumplex": 3}
 CUSTOM_PREFIX = "custom-"  # names of folder datasets: custom-<hash of the folder and CSV paths>
 MIN_FOLDER_TRACKS = 6
 _EMOTIFY_COLUMNS = ("amazement", "solemnity", "tenderness", "nostalgia", "calmness", "power",
@@ -63,9 +78,20 @@ def data_root() -> Path:
 
 
 def available_datasets(root: str | Path | None = None) -> list[str]:
-    """The shipped datasets whose folder is in the data directory."""
+    """The shipped datasets whose audio is there: emotify and 4q when their folder is in the
+    data directory, a piano set's rendered variants once train/render.py has made them."""
     root = Path(root or data_root())
-    return [d for d in DATASETS if (root / d).is_dir()]
+    out = []
+    for name, spec in DATASETS.items():
+        if not (root / spec.collection).is_dir():
+            continue
+        variant = name.partition("@")[2]
+        if variant and variant != "audio":
+            from .piano import renders_root
+            if not (renders_root() / variant / spec.collection).is_dir():
+                continue
+        out.append(name)
+    return out
 
 
 @dataclass
@@ -99,6 +125,8 @@ class Tracks:
 
 def load_tracks(dataset: str, root: str | Path | None = None) -> Tracks:
     root = Path(root or data_root())
+    if dataset in DATASETS and DATASETS[dataset].family:
+        return _piano_tracks(DATASETS[dataset], root)
     if dataset == "emotify":
         table, id_column = root / "emotify" / "tracks.csv", "track_id"
     elif dataset == "4q":
@@ -112,6 +140,59 @@ def load_tracks(dataset: str, root: str | Path | None = None) -> Tracks:
     return Tracks(DATASETS[dataset], [r[id_column] for r in rows],
                   [table.parent / r["file"] for r in rows], np.array([r["split"] for r in rows]),
                   rows)
+
+
+def _piano_tracks(spec: DatasetSpec, root: Path) -> Tracks:
+    """A rendered (or recorded) variant of a piano set; rows carry valence/arousal in [-1, 1]."""
+    from . import piano
+    variant = spec.name.partition("@")[2]
+    if spec.collection == "vgmidi":
+        rows, measures = piano.vgmidi_pieces(root), piano.vgmidi_measures(root)
+        for r in rows:  # the label of the rendered excerpt, [0, RENDER_SECONDS)
+            end = min(piano.RENDER_SECONDS, r["duration_s"], r["midi_end_s"])
+            va = (piano.vgmidi_window_va(measures[r["piece_id"]], 0.0, end) if r["timing_ok"]
+                  else (float("nan"), float("nan")))
+            r["valence"], r["arousal"] = (va if not np.isnan(va[0])
+                                          else (r["valence_mean"], r["arousal_mean"]))
+            r["id"], r["measures"] = str(r["piece_id"]), measures[r["piece_id"]]
+    else:
+        rows = piano.memomusic_pieces(root)
+        rows = [r for r in rows if r["audio" if variant == "audio" else "midi"]]
+    if variant == "audio":
+        paths = [Path(r["audio"]) for r in rows]
+    else:
+        paths = [piano.render_path(piano.renders_root(), variant, spec.collection, r["id"])
+                 for r in rows]
+    return Tracks(spec, [str(r["id"]) for r in rows], paths,
+                  np.array([r["split"] for r in rows]), rows)
+
+
+def valence_arousal(tracks: Tracks) -> np.ndarray:
+    """(T, 2) valence and arousal of every track in [-1, 1]; NaN where the dataset has none.
+    4Q's quadrants give the signs only (+-0.5)."""
+    if tracks.spec.family:
+        return np.array([[r["valence"], r["arousal"]] for r in tracks.rows], float)
+    if tracks.dataset == "4q":
+        q = np.array([int(r["Quadrant"][1]) for r in tracks.rows])
+        return np.stack([np.where((q == 1) | (q == 4), 0.5, -0.5),
+                         np.where(q <= 2, 0.5, -0.5)], axis=1)
+    return np.full((len(tracks.ids), 2), np.nan)
+
+
+def segment_valence_arousal(tracks: Tracks, i: int, starts: np.ndarray,
+                            seconds: float = 10.0) -> np.ndarray:
+    """(S, 2) valence/arousal of track i's segments starting at `starts` (s): VGMIDI's from
+    its measures where their times hold, every other dataset's the track's own."""
+    row = tracks.rows[i]
+    song = valence_arousal(tracks.restrict([tracks.ids[i]]))[0]
+    if tracks.spec.collection != "vgmidi" or not row["timing_ok"]:
+        return np.repeat(song[None], len(starts), axis=0)
+    from .piano import vgmidi_window_va
+    end = row["label_end_s"]
+    out = [vgmidi_window_va(row["measures"], t, min(t + seconds, end)) if t < end
+           else (np.nan, np.nan) for t in starts]
+    out = np.array(out, float)
+    return np.where(np.isnan(out), song, out)
 
 
 def folder_dataset(audio_dir: str | Path, labels_csv: str | Path, file_column: str = "file",
@@ -214,12 +295,23 @@ def ground_truth(tracks: Tracks, label_set: str, labels: Iterable[str]) -> np.nd
     elif tracks.dataset == "4q" and label_set == "quadrants":
         for t, row in enumerate(tracks.rows):
             truth[t, int(row["Quadrant"][1]) - 1] = True
+    elif tracks.spec.family and label_set in ("quadrants", "circumplex"):
+        from .valence_arousal import circumplex_positives, quadrant_of
+        for t, (v, a) in enumerate(valence_arousal(tracks)):
+            if label_set == "quadrants":
+                truth[t, int(quadrant_of(v, a)) - 1] = True
+            else:
+                truth[t, [index[w] for w in circumplex_positives(v, a)]] = True
     else:
         raise ValueError(f"{tracks.dataset} has no ground truth for label set {label_set!r}")
     return truth
 
 
 def label_strings(label_set: str) -> list[str]:
-    """A built-in label set's strings (a folder dataset's: `DatasetSpec.labels`)."""
+    """A built-in label set's strings (a folder dataset's: `DatasetSpec.labels`); "circumplex"
+    is the training vocabulary of the valence/arousal sets."""
+    if label_set == "circumplex":
+        from .valence_arousal import CIRCUMPLEX
+        return list(CIRCUMPLEX)
     from .labels import load_label_set
     return list(load_label_set(label_set).labels)

@@ -107,3 +107,43 @@ def random_baseline(y_true: np.ndarray, k: int, n_draws: int = 100, seed: int = 
     y_true = np.asarray(y_true, bool)
     return float(np.mean([macro_f1(y_true, top_k(rng.random(y_true.shape), k))
                           for _ in range(n_draws)]))
+
+
+def class_shares(predicted: np.ndarray, n_classes: int) -> np.ndarray:
+    """(n_classes,) share of items predicted as each class 1..n_classes. A model whose
+    largest share exceeds 0.5 on a balanced set is broken, whatever its accuracy."""
+    predicted = np.asarray(predicted, int)
+    return np.bincount(predicted - 1, minlength=n_classes)[:n_classes] / max(len(predicted), 1)
+
+
+def quadrant_metrics(true_quadrant: np.ndarray, predicted: np.ndarray) -> dict:
+    """Top-1 accuracy, macro-F1 and the predicted shares for Russell quadrants 1..4."""
+    true_quadrant, predicted = np.asarray(true_quadrant, int), np.asarray(predicted, int)
+    eye = np.eye(5, dtype=bool)[:, 1:]
+    shares = class_shares(predicted, 4)
+    return {"accuracy": float((true_quadrant == predicted).mean()),
+            "macro_f1": macro_f1(eye[true_quadrant], eye[predicted]),
+            "shares": shares.round(3).tolist(), "max_share": float(shares.max())}
+
+
+def continuous_metrics(truth: np.ndarray, predicted: np.ndarray) -> dict:
+    """ROC-AUC of `predicted` for truth > 0 vs truth < 0 (exact zeros left out) and the
+    Spearman rank correlation with `truth` (NaN truth left out)."""
+    from scipy.stats import spearmanr
+
+    truth, predicted = np.asarray(truth, float), np.asarray(predicted, float)
+    known = ~np.isnan(truth)
+    signed = known & (truth != 0)
+    both = signed.any() and len(np.unique(truth[signed] > 0)) == 2
+    auc = roc_auc_score(truth[signed] > 0, predicted[signed]) if both else float("nan")
+    rho = spearmanr(truth[known], predicted[known]).statistic if known.sum() > 2 else float("nan")
+    return {"roc_auc": float(auc), "spearman": float(rho)}
+
+
+def quadrant_baselines(true_quadrant: np.ndarray, train_quadrant: np.ndarray) -> dict:
+    """Macro-F1 of always the training sets' most frequent quadrant, and of uniform guessing."""
+    eye = np.eye(5, dtype=bool)[:, 1:]
+    truth = eye[np.asarray(true_quadrant, int)]
+    common = int(np.bincount(np.asarray(train_quadrant, int), minlength=5)[1:].argmax()) + 1
+    return {"most_frequent": macro_f1(truth, eye[np.full(len(truth), common)]),
+            "random": random_baseline(truth, 1)}

@@ -60,6 +60,7 @@ class TrainConfig:
     train_splits: tuple[str, ...] = ("train",)
     select_split: str = "validation"
     max_segments: int | None = None  # None: every 10-s segment of a song; N: N evenly spread
+    balanced: bool = False  # sample every collection (4q, emotify, vgmidi, ...) equally often
 
     def __post_init__(self) -> None:
         self.datasets = tuple(self.datasets)
@@ -86,6 +87,15 @@ class SongSet:
     positive: np.ndarray  # (N, T) bool over the run's targets
     allowed: np.ndarray  # (N, T) bool: the targets of the song's own dataset
     clusters: np.ndarray  # (N, C) bool: the label clusters of the song's positives
+    collections: np.ndarray | None = None  # (N,) str: the collection each song comes from
+
+    def sampling_weights(self, balanced: bool) -> np.ndarray | None:
+        """(N,) probabilities that give every collection the same share of an epoch, or None."""
+        if not balanced or self.collections is None:
+            return None
+        _, inverse, counts = np.unique(self.collections, return_inverse=True, return_counts=True)
+        w = 1.0 / counts[inverse]
+        return w / w.sum()
 
 
 @dataclass
@@ -121,7 +131,7 @@ def prepare_run(config: TrainConfig, features: dict[str, FeatureSet],
         targets, to_target, names = embeddings, np.arange(len(vocabulary)), vocabulary
     vocab_index = {l: i for i, l in enumerate(vocabulary)}
 
-    feats, positive, allowed, cluster_sets = [], [], [], []
+    feats, positive, allowed, cluster_sets, collections = [], [], [], [], []
     for d, spec in specs.items():
         labels = spec.labels()
         truth = ground_truth(tracks[d], spec.label_set, labels)
@@ -140,11 +150,13 @@ def prepare_run(config: TrainConfig, features: dict[str, FeatureSet],
             allowed.append(own)
             cluster_sets.append(clu)
         feats += features[d].align([tracks[d].ids[i] for i in idx])
+        collections += [spec.collection] * len(idx)
     validation = [eval_set(features[d], tracks[d], spec.label_set, config.select_split)
                   for d, spec in specs.items()]
     return RunData(np.asarray(targets, np.float32), names, vocabulary, assignments,
                    float(clustering.bandwidth),
-                   SongSet(feats, np.array(positive), np.array(allowed), np.array(cluster_sets)),
+                   SongSet(feats, np.array(positive), np.array(allowed), np.array(cluster_sets),
+                           np.array(collections)),
                    validation, specs)
 
 
@@ -248,7 +260,9 @@ def train(config: TrainConfig, features: dict[str, FeatureSet] | None = None,
     bar = tqdm(range(config.max_epochs), desc="train", disable=not progress, leave=False)
     for epoch in bar:
         adapter.train()
-        order = rng.permutation(len(songs.features))
+        weights = songs.sampling_weights(config.balanced)
+        order = (rng.permutation(len(songs.features)) if weights is None
+                 else rng.choice(len(songs.features), len(songs.features), p=weights))
         totals = np.zeros(3)
         for b in range(0, len(order), config.batch_songs):
             idx = order[b:b + config.batch_songs]

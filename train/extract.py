@@ -1,6 +1,10 @@
 """Compute an encoder's features for a dataset once and cache them.
 
     python train/extract.py --encoder musicnn --dataset emotify 4q
+    python train/extract.py --encoder tonal --dataset vgmidi@fluidr3   # the tonal features
+
+The piano sets' rendered variants (vgmidi@<soundfont>, memomusic@<soundfont>) need
+train/render.py first; memomusic@audio is its real recordings.
 
 Writes features/<encoder>/<dataset>.npz (or under --features-dir / $EMOALIGN_FEATURES):
 every 10-s segment's features, tag probabilities and start time, keyed by track. Re-running
@@ -22,7 +26,8 @@ from emoalign.features import extract_features, feature_path  # noqa: E402
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--encoder", default=DEFAULT_ENCODER)
+    parser.add_argument("--encoder", default=DEFAULT_ENCODER,
+                        help="an encoder name, or 'tonal' for the tonal features")
     parser.add_argument("--dataset", nargs="+", default=list(DATASETS), choices=list(DATASETS))
     parser.add_argument("--features-dir", default=None,
                         help="default: $EMOALIGN_FEATURES or features/")
@@ -41,7 +46,11 @@ def main(argv: list[str] | None = None) -> None:
     import torch
     torch.set_num_threads(args.threads)
     kwargs = {"threads": args.threads} if args.encoder == "musicnn" else {}
-    encoder = load_encoder(args.encoder, args.device, **kwargs)
+    if args.encoder == "tonal":
+        from emoalign.tonal import TonalEncoder
+        encoder = TonalEncoder()
+    else:
+        encoder = load_encoder(args.encoder, args.device, **kwargs)
     for dataset in args.dataset:
         tracks = load_tracks(dataset, args.data_dir)
         ids = [tracks.ids[i] for split in args.split for i in tracks.subset(split)]
