@@ -43,7 +43,7 @@ from emoalign.adapter import available_adapters
 from emoalign.audio import MAX_SECONDS, SEGMENT_SECONDS, AudioError
 from emoalign.encoders import DEFAULT_ENCODER, available_encoders, load_encoder
 from emoalign.labels import MAX_WORDS, available_label_sets, load_label_set
-from emoalign.pipeline import EmotionPipeline, EmotionScores, SongAnalysis
+from emoalign.pipeline import EmotionPipeline, EmotionScores, Prediction, SongAnalysis
 from emoalign.projection import MIN_UMAP_POINTS, project_2d
 from emoalign.clusters import PAPER_BANDWIDTH
 
@@ -63,8 +63,8 @@ LIBRARY_LIMIT = 100  # songs kept per browser session
 VOCABULARIES = available_label_sets() + ["all"]
 DEFAULT_WORDS = "wistful, furious, serene, bittersweet, triumphant, homesick"
 ADAPTER_DEFAULT = "default for the encoder"
-SCORE_COLUMNS = ["rank", "emotion", "score", "segment votes"]
-WORD_COLUMNS = ["rank", "word", "score", "votes", "nearest built-in labels",
+SCORE_COLUMNS = ["rank", "emotion", "score", "raw cosine", "segment votes"]
+WORD_COLUMNS = ["rank", "word", "score", "raw cosine", "votes", "nearest built-in labels",
                 "cluster of the nearest", "closeness to trained labels", "trust"]
 CLUSTER_COLUMNS = ["cluster", "size", "labels", "vocabularies"]
 RANKING_COLUMNS = ["rank", "song", "score", "source"]
@@ -283,9 +283,9 @@ def voting_segments(scores: EmotionScores) -> int:
 
 def scores_frame(scores: EmotionScores, display: dict[str, str] | None = None) -> pd.DataFrame:
     display = display or {}
-    rows = [{"rank": r["rank"], "emotion": display.get(r["word"], r["word"]), "score": r["score"],
-             "segment votes": f"{r['votes']} / {voting_segments(scores)}"}
-            for r in scores.table()]
+    rows = [{"rank": rank, "emotion": display.get(r["word"], r["word"]), "score": r["score"],
+             "raw cosine": r["raw"], "segment votes": f"{r['votes']} / {voting_segments(scores)}"}
+            for rank, r in enumerate(scores.ranking(), 1)]
     return pd.DataFrame(rows, columns=SCORE_COLUMNS)
 
 
@@ -294,39 +294,50 @@ def score_figures(scores: EmotionScores, display: dict[str, str] | None = None,
     display = display or {}
     words = [display.get(w, w) for w in scores.words]
     bars = plots.score_bars(words, scores.song_scores, scores.vote_counts,
-                            voting_segments(scores), title=title)
+                            voting_segments(scores), title=title, raw=scores.song_raw,
+                            calibrated=scores.calibrated)
     timeline = plots.timeline_heatmap(scores.segment_starts, words, scores.segment_scores,
-                                      segment_seconds=SEGMENT_SECONDS)
+                                      segment_seconds=SEGMENT_SECONDS,
+                                      calibrated=scores.calibrated)
     return bars, timeline
 
 
-def song_summary(song: SongAnalysis, scores: EmotionScores,
-                 display: dict[str, str] | None = None) -> str:
+def song_summary(prediction: Prediction, display: dict[str, str] | None = None) -> str:
     display = display or {}
-    votes = dict(zip(scores.words, scores.vote_counts.tolist()))
-    n_voting = voting_segments(scores)
+    song, scores = prediction.song, prediction.scores
+    top = scores.ranking()[: scores.top_k]
     lines = [f"### {song.name}",
              f"{song.duration_s:.1f} s, {song.n_segments} segment(s) of "
              f"{SEGMENT_SECONDS:.0f} s",
              "",
-             "**By mean embedding:** " + ", ".join(display.get(w, w) for w in scores.top_by_mean),
+             "**Feels like:** " + ", ".join(
+                 f"{display.get(r['word'], r['word'])} ({r['score']:.2f})" for r in top),
              "",
-             "**By segment vote:** " + ", ".join(f"{display.get(w, w)} ({votes[w]}/{n_voting})"
-                                                 for w in scores.top_by_vote)]
+             f"*{score_meaning(scores)}*",
+             "",
+             f"**{prediction.va.describe()}**"]
     if song.tags:
         lines += ["", f"*The {song.encoder} encoder hears:* " +
                   ", ".join(f"{t} ({p:.2f})" for t, p in list(song.tags.items())[:5])]
-    lines += [f"\n> {notice}" for notice in song.notices]
+    lines += [f"\n> {notice}" for notice in prediction.notices]
     return "\n".join(lines)
 
 
-def write_downloads(song: SongAnalysis, scores: EmotionScores, vocabulary_name: str) -> list[str]:
+def score_meaning(scores: EmotionScores) -> str:
+    """One plain sentence on what the top score means."""
+    best = scores.ranking()[0]
+    if not scores.calibrated:
+        return f"Scores are {best['meaning']}."
+    return f"A score of {best['score']:.2f} means: {best['meaning']}."
+
+
+def write_downloads(prediction: Prediction, vocabulary_name: str) -> list[str]:
     folder = Path(tempfile.mkdtemp(dir=DOWNLOADS))
-    stem = re.sub(r"[^\w.-]+", "_", Path(song.name).stem)[:60] or "song"
+    stem = re.sub(r"[^\w.-]+", "_", Path(prediction.song.name).stem)[:60] or "song"
     csv_path = folder / f"{stem}-{vocabulary_name}-scores.csv"
     json_path = folder / f"{stem}-{vocabulary_name}-scores.json"
-    csv_path.write_text(scores.to_csv())
-    json_path.write_text(scores.to_json())
+    csv_path.write_text(prediction.to_csv())
+    json_path.write_text(prediction.to_json(segments=True))
     return [str(csv_path), str(json_path)]
 
 
@@ -422,11 +433,11 @@ def show_song(session: Session, vocabulary_name: str, top_k: int):
     song = session.song()
     pipe = MODELS.get(session.model)
     labels, display = vocabulary(vocabulary_name)
-    scores = pipe.score(song, labels, top_k=int(top_k))
+    prediction = pipe.predict(song, labels, top_k=int(top_k))
     bars, timeline = score_figures(
-        scores, display, f"Top emotions ({load_label_set(vocabulary_name).title})")
-    return (song_summary(song, scores, display), bars, timeline, scores_frame(scores, display),
-            write_downloads(song, scores, vocabulary_name))
+        prediction.scores, display, f"Top emotions ({load_label_set(vocabulary_name).title})")
+    return (song_summary(prediction, display), bars, timeline,
+            scores_frame(prediction.scores, display), write_downloads(prediction, vocabulary_name))
 
 
 @user_errors
@@ -448,14 +459,14 @@ def score_words(words: str, song_name: str | None, top_k: int, session: Session)
     pipe = MODELS.get(session.model)
     scores = pipe.score(song, words or "", top_k=int(top_k))
     bars, timeline = score_figures(scores, title=f"Your words on {song.name}")
-    by_word = {r["word"]: r for r in scores.table()}
     rows, warnings = [], []
-    for word in sorted(scores.words, key=lambda w: by_word[w]["rank"]):
+    for rank, row in enumerate(scores.ranking(), 1):
+        word = row["word"]
         explanation = pipe.explain(word, k=3)
         nearest = explanation.nearest
         rows.append({
-            "rank": by_word[word]["rank"], "word": word, "score": by_word[word]["score"],
-            "votes": by_word[word]["votes"],
+            "rank": rank, "word": word, "score": row["score"], "raw cosine": row["raw"],
+            "votes": row["votes"],
             "nearest built-in labels": "; ".join(f"{label} ({label_set}, {sim:.2f})"
                                                  for label, label_set, sim, _ in nearest),
             "cluster of the nearest": abbreviate(nearest[0][3]) if nearest else "",
@@ -465,7 +476,7 @@ def score_words(words: str, song_name: str | None, top_k: int, session: Session)
         if explanation.warning:
             warnings.append(f"- {explanation.warning}")
     notes = (f"Scored **{len(scores.words)}** word(s) on **{song.name}** "
-             f"(best by mean embedding: {', '.join(scores.top_by_mean)}).")
+             f"(best: {', '.join(scores.top)}). " + score_meaning(scores))
     if warnings:
         notes += "\n\n**Less trustworthy words:**\n" + "\n".join(warnings)
     return bars, timeline, pd.DataFrame(rows, columns=WORD_COLUMNS), notes
@@ -524,7 +535,7 @@ def embedding_map(vocabulary_name: str, colour_by: str, show_labels: bool, sessi
     names, kinds, colours, hover, vectors = [], [], [], [], []
     for name, entry in entries:
         scores = pipe.score(entry.song, labels, top_k=1)
-        predicted = display[scores.top_by_mean[0]]
+        predicted = display[scores.top[0]]
         truth = ", ".join(entry.emotions) if entry.emotions else "unknown"
         names.append(name)
         kinds.append("uploaded" if entry.source == "yours" else "song")
@@ -762,7 +773,7 @@ def build_app() -> gr.Blocks:
                                        label="Timeline (10-s segments)", elem_id="timeline")
                 with gr.Row():
                     table_out = gr.Dataframe(pd.DataFrame(columns=SCORE_COLUMNS),
-                                             label="Scores (cosine, song mean embedding)",
+                                             label="Scores (calibrated score; raw cosine)",
                                              interactive=False, elem_id="scores-table")
                     files_out = gr.File(label="Download scores (CSV, JSON)",
                                         file_count="multiple", interactive=False)

@@ -119,14 +119,15 @@ def save_adapter(adapter: Adapter, path: str | Path, card: dict | None = None) -
 def load_adapter(name_or_path: str | Path, device: str | None = None,
                  directory: str | Path = ADAPTER_DIR) -> tuple[Adapter, dict]:
     """Load a shipped adapter by name (see `available_adapters`) or from a .safetensors path.
-    Returns the adapter in eval mode and its card. The weights are checked against the card's
-    SHA-256 and must match the card's config exactly."""
+    Returns the adapter in eval mode and its card; card["sha256"] is the weights' SHA-256
+    (checked against the card's where it has one). The weights must match the card's config."""
     path = _resolve(name_or_path, Path(directory))
     card_path = path.with_suffix(".json")
     if not card_path.is_file():
         raise FileNotFoundError(f"Adapter card {card_path} is missing")
     card = json.loads(card_path.read_text())
-    if "sha256" in card and card["sha256"] != _sha256(path):
+    digest = _sha256(path)
+    if card.setdefault("sha256", digest) != digest:
         raise ValueError(f"{path.name} does not match the SHA-256 in its card; the file is "
                          f"damaged or the card belongs to other weights")
     known = {f.name for f in fields(AdapterConfig)}

@@ -22,7 +22,8 @@ def main(argv: list[str] | None = None) -> int:
     predict.add_argument("--top-k", type=int, default=3)
     predict.add_argument("--encoder", default=DEFAULT_ENCODER, choices=available_encoders())
     predict.add_argument("--adapter", help="adapter name or .safetensors path (default: shipped)")
-    predict.add_argument("--segments", action="store_true", help="also print per-segment scores")
+    predict.add_argument("--segments", action="store_true",
+                         help="also give each 10-s segment's top words and valence/arousal")
     predict.add_argument("--trim", action="store_true", help="analyse only the first 15 min of long songs")
     predict.add_argument("--json", action="store_true", help="machine-readable output")
     args = parser.parse_args(argv)
@@ -30,31 +31,41 @@ def main(argv: list[str] | None = None) -> int:
     from .pipeline import EmotionPipeline  # imported late so --help is instant
     try:
         pipe = EmotionPipeline(encoder=args.encoder, adapter=args.adapter)
-        song = pipe.analyze(args.song, trim=args.trim)
         words = args.words or list(load_label_set(args.labels).labels)
-        scores = pipe.score(song, words, top_k=args.top_k)
+        prediction = pipe.predict(args.song, words, top_k=args.top_k, trim=args.trim)
     except (AudioError, ValueError, FileNotFoundError, RuntimeError) as error:
         print(f"emoalign: {error}", file=sys.stderr)
         return 2
     if args.json:
-        print(json.dumps({"file": song.name, "duration_s": round(song.duration_s, 2),
-                          "notices": song.notices, **json.loads(scores.to_json())}, indent=1))
+        print(json.dumps(prediction.to_dict(segments=args.segments), indent=1, ensure_ascii=False))
         return 0
-    print(f"{song.name}: {song.duration_s:.1f} s, {song.n_segments} segments "
-          f"({pipe.encoder.name}, adapter {pipe.adapter_name})")
-    for notice in song.notices:
-        print(f"note: {notice}")
-    width = max(len(w) for w in scores.words)
-    print(f"\n{'rank':>4}  {'word':<{width}}  score  votes")
-    for row in scores.table():
-        print(f"{row['rank']:>4}  {row['word']:<{width}}  {row['score']:.3f}  {row['votes']:>5}")
-    print(f"\ntop {scores.top_k} by mean embedding: {', '.join(scores.top_by_mean)}")
-    print(f"top {scores.top_k} by segment vote:    {', '.join(scores.top_by_vote)}")
-    if args.segments:
-        for start, row in zip(scores.segment_starts, scores.segment_scores):
-            best = ", ".join(scores.words[i] for i in row.argsort()[::-1][: scores.top_k])
-            print(f"{start:6.0f} s  {best}")
+    print_prediction(prediction, f"{pipe.encoder.name}, adapter {pipe.adapter_name}",
+                     args.segments)
     return 0
+
+
+def print_prediction(prediction, model: str, segments: bool = False) -> None:
+    """The human-readable answer: one ranking, what the top score means, valence/arousal."""
+    song, scores, va = prediction.song, prediction.scores, prediction.va
+    print(f"{song.name}: {song.duration_s:.1f} s, {song.n_segments} segments ({model})")
+    for notice in prediction.notices:
+        print(f"note: {notice}")
+    rows = scores.ranking()
+    width = max(len(r["word"]) for r in rows)
+    voting = int(scores.vote_counts.sum()) // scores.top_k
+    print(f"\n{'rank':>4}  {'word':<{width}}  {'score':>5}  {'cosine':>6}  votes")
+    for rank, r in enumerate(rows, 1):
+        score = f"{100 * r['score']:.0f}%" if scores.calibrated else f"{r['score']:.3f}"
+        print(f"{rank:>4}  {r['word']:<{width}}  {score:>5}  {r['raw']:>6.3f}  "
+              f"{r['votes']:>2}/{voting}")
+    print(f"\n{rows[0]['word']}: {rows[0]['meaning']}.")
+    print(va.describe())
+    if segments:
+        print()
+        for i, start in enumerate(scores.segment_starts):
+            v, a = va.segments[i]
+            print(f"{start:6.0f} s  valence {v:+.2f}  arousal {a:+.2f}  "
+                  f"{', '.join(scores.segment_top(i))}{'  (silent)' if song.silent[i] else ''}")
 
 
 if __name__ == "__main__":

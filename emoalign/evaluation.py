@@ -72,7 +72,8 @@ def embed_songs(adapter: Adapter, features: list[np.ndarray], batch: int = 64) -
     for b in range(0, len(features), batch):
         chunk = features[b:b + batch]
         x, mask = pad_batch(chunk)
-        emb = adapter(x, mask).numpy()
+        device = next(adapter.parameters()).device
+        emb = adapter(x.to(device), mask.to(device)).cpu().numpy()
         out += [emb[i, :len(f)] for i, f in enumerate(chunk)]
     adapter.train(was_training)
     return out

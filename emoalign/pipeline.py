@@ -1,15 +1,17 @@
 """The one object the app, the CLI, the benchmarks and the tests call.
 
 `EmotionPipeline.analyze` turns audio into segment and song embeddings in the 384-d label
-space once; `score`, `explain`, `search` and `similar` then only embed words and multiply.
+space once; `score`, `valence_arousal`, `explain`, `search` and `similar` then only embed
+words and multiply. `predict` does analyse + score + valence/arousal in one call and returns
+a `Prediction`, whose `to_dict()` is the output contract (results.py).
+
+Scores are calibrated against the reference corpus of the encoder (calibration.py,
+assets/reference/<encoder>.safetensors): a word's score is the share of the reference songs
+whose cosine with it is lower. Without a reference they stay raw cosines (`calibrated` false).
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Callable
@@ -20,91 +22,24 @@ import torch
 from .adapter import Adapter, load_adapter
 from .audio import (MAX_SECONDS, SEGMENT_SECONDS, AudioError, load_audio, prepare_audio,
                     silent_segments, split_segments)
+from .calibration import Calibrator
 from .clusters import PAPER_BANDWIDTH, PAPER_QUANTILE, LabelClusters, label_clusters
 from .encoders import DEFAULT_ENCODER, Encoder, load_encoder
 from .labels import available_label_sets, load_label_set, parse_words
+from .reference import BoundedCache, Reference, embeddings_under, open_reference
+from .results import EmotionScores, Prediction, SongAnalysis, ValenceArousal, WordExplanation
 from .segments import default_device
 from .text import TextEncoder
+from .valence_arousal import pole_scores
+
+__all__ = ["EmotionPipeline", "EmotionScores", "Prediction", "Reference", "SongAnalysis",
+           "ValenceArousal", "WordExplanation"]
 
 FAMILIAR_SIMILARITY = 0.5  # a word this close (cosine) to a trained label is in known territory
+DEFAULT_LABELS = "gems"  # the words `predict` scores when none are given
+TONAL_RATE = 16000  # tonal.TONAL_SAMPLE_RATE
+CALIBRATOR_CACHE = 32  # word lists whose calibrators a pipeline keeps
 Progress = Callable[..., None]  # progress(fraction, desc=...) like gr.Progress
-
-
-@dataclass
-class SongAnalysis:
-    """A song mapped into the label space; everything scoring needs, no audio."""
-    name: str
-    duration_s: float
-    segment_starts: np.ndarray  # (S,) seconds
-    features: np.ndarray  # (S, feature_dim) encoder features (to re-embed with another adapter)
-    segment_embeddings: np.ndarray  # (S, 384) unit norm
-    silent: np.ndarray  # (S,) bool: silent segments, left out of song-level results
-    tags: dict[str, float] = field(default_factory=dict)  # encoder tag -> mean probability
-    notices: list[str] = field(default_factory=list)
-    encoder: str = ""
-
-    @property
-    def n_segments(self) -> int:
-        return len(self.segment_starts)
-
-    @property
-    def song_embedding(self) -> np.ndarray:
-        """(384,) normalised mean of the non-silent segment embeddings."""
-        mean = self.segment_embeddings[~self.silent].mean(axis=0)
-        return mean / max(np.linalg.norm(mean), 1e-12)
-
-
-@dataclass
-class EmotionScores:
-    words: list[str]
-    segment_starts: np.ndarray  # (S,)
-    segment_scores: np.ndarray  # (S, W) cosine
-    song_scores: np.ndarray  # (W,) cosine with the song embedding
-    vote_counts: np.ndarray  # (W,) segments that put the word in their top k
-    top_k: int
-
-    @property
-    def top_by_mean(self) -> list[str]:
-        return [self.words[i] for i in np.argsort(-self.song_scores)[: self.top_k]]
-
-    @property
-    def top_by_vote(self) -> list[str]:
-        # votes first, mean score breaks ties
-        order = np.lexsort((-self.song_scores, -self.vote_counts))
-        return [self.words[i] for i in order[: self.top_k]]
-
-    def table(self) -> list[dict]:
-        """One row per word, best song score first."""
-        rank = np.argsort(-self.song_scores)
-        return [{"word": self.words[i], "score": round(float(self.song_scores[i]), 4),
-                 "votes": int(self.vote_counts[i]), "rank": r + 1} for r, i in enumerate(rank)]
-
-    def to_json(self) -> str:
-        return json.dumps({
-            "top_k": self.top_k, "top_by_mean": self.top_by_mean, "top_by_vote": self.top_by_vote,
-            "song": self.table(),
-            "segments": [{"start_s": float(s), **{w: round(float(v), 4) for w, v in zip(self.words, row)}}
-                         for s, row in zip(self.segment_starts, self.segment_scores)],
-        }, indent=1)
-
-    def to_csv(self) -> str:
-        """Rows: the song, then every segment; columns: the words."""
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(["level", "start_s", *self.words])
-        writer.writerow(["song", "", *(f"{v:.4f}" for v in self.song_scores)])
-        for start, row in zip(self.segment_starts, self.segment_scores):
-            writer.writerow(["segment", f"{start:.1f}", *(f"{v:.4f}" for v in row)])
-        return out.getvalue()
-
-
-@dataclass
-class WordExplanation:
-    word: str
-    nearest: list[tuple[str, str, float, list[str]]]  # (label, label set, cosine, its cluster)
-    similarity_to_known: float  # best cosine to a label the adapter was trained on
-    familiar: bool
-    warning: str | None
 
 
 class EmotionPipeline:
@@ -112,21 +47,29 @@ class EmotionPipeline:
 
     >>> pipe = EmotionPipeline()                       # offline default: musicnn + shipped adapter
     >>> song = pipe.analyze("song.mp3")
-    >>> pipe.score(song, "wistful, furious").top_by_mean
+    >>> pipe.predict("song.mp3", "wistful, furious").to_dict()   # the output contract
+    >>> song = pipe.analyze("song.mp3")                            # or step by step
+    >>> pipe.score(song, "wistful, furious").ranking(), pipe.valence_arousal(song).describe()
+
+    `reference`: the reference corpus file; None takes the shipped one for the encoder
+    (assets/reference/<encoder>.safetensors) when it exists, False goes without.
     """
 
     def __init__(self, encoder: str | Encoder = DEFAULT_ENCODER, adapter: str | Path | None = None,
                  device: str | None = None, text_model: str | None = None,
-                 max_seconds: float = MAX_SECONDS):
+                 max_seconds: float = MAX_SECONDS, reference: str | Path | bool | None = None):
         self.device = device or default_device()
         self.encoder = load_encoder(encoder, self.device) if isinstance(encoder, str) else encoder
         self.max_seconds = max_seconds
         self.text = TextEncoder(text_model)
+        self.reference_file = reference
+        self._calibrators = BoundedCache(CALIBRATOR_CACHE)  # word list -> Calibrator
         self.set_adapter(adapter or f"{self.encoder.name}-default")
 
     def set_adapter(self, adapter: str | Path) -> None:
         """Switch the adapter (a shipped name or a .safetensors path); analyses made before
-        can be brought over with `reembed`."""
+        can be brought over with `reembed`. The reference corpus follows (re-embedded from its
+        features when it was built with another adapter)."""
         model, card = load_adapter(adapter, device=self.device)
         if model.config.input_dim != self.encoder.feature_dim:
             raise ValueError(f"Adapter {adapter} expects {model.config.input_dim}-d features but "
@@ -138,6 +81,44 @@ class EmotionPipeline:
         self.adapter_card: dict = card
         self.adapter_name = str(adapter)
         self.__dict__.pop("trained_labels", None)
+        self._load_reference()
+
+    # ---- calibration ---------------------------------------------------------------------
+
+    @property
+    def calibrated(self) -> bool:
+        """Whether scores and valence/arousal are read against a reference corpus."""
+        return self.reference is not None
+
+    def _load_reference(self) -> None:
+        """The encoder's reference corpus with its song embeddings under the current adapter:
+        the stored ones when the adapter's SHA-256 matches, else re-embedded from its features."""
+        self.reference: Reference | None
+        self.reference, notice = open_reference(self.encoder.name, self.encoder.feature_dim,
+                                                None if self.reference_file is True
+                                                else self.reference_file)
+        self.calibration_notices = [notice] if notice else []
+        self.reference_embeddings = self._pole_calibrator = None
+        with self._calibrators.lock:
+            self._calibrators.clear()
+        if self.reference is not None:
+            self.reference_embeddings = embeddings_under(self.reference, self.adapter,
+                                                         self.adapter_card["sha256"])
+            if self.reference.head is None:
+                self._pole_calibrator = Calibrator(
+                    pole_scores(self.reference_embeddings, self.text.embed), self.reference.weights)
+
+    def _word_calibrator(self, words: list[str], embeddings: np.ndarray) -> Calibrator | None:
+        """Calibrator over the reference songs' cosines with `words` (a small LRU)."""
+        if self.reference is None:
+            return None
+        return self._calibrators.fetch(tuple(words), lambda: Calibrator(
+            self.reference_embeddings @ embeddings.T, self.reference.weights))
+
+    @property
+    def _needs_tonal(self) -> bool:
+        return self.reference is not None and self.reference.head is not None \
+            and self.reference.head.n_tonal > 0
 
     # ---- audio -> embeddings -------------------------------------------------------------
 
@@ -191,7 +172,8 @@ class EmotionPipeline:
             segment_starts=np.arange(len(segments)) * SEGMENT_SECONDS,
             features=encoded.features.astype(np.float32),
             segment_embeddings=self.embed_features(encoded.features, silent), silent=silent,
-            tags=tags, notices=notices, encoder=self.encoder.name)
+            tags=tags, notices=notices, encoder=self.encoder.name,
+            tonal=_tonal(segments, rate) if self._needs_tonal else None)
         report(1.0, desc="Done")
         return song
 
@@ -211,17 +193,60 @@ class EmotionPipeline:
 
     # ---- words ---------------------------------------------------------------------------
 
+    def predict(self, audio: SongAnalysis | str | Path | tuple[int, np.ndarray],
+                words: str | list[str] | None = None, top_k: int = 3, trim: bool = False,
+                progress: Progress | None = None) -> Prediction:
+        """Analyse (unless given a SongAnalysis), score `words` (default: GEMS-9) and read
+        valence/arousal. `.to_dict()` of the result is the output contract."""
+        song = audio if isinstance(audio, SongAnalysis) else self.analyze(
+            audio, progress=progress, trim=trim)
+        words = list(load_label_set(DEFAULT_LABELS).labels) if words is None else words
+        scores, va = self.score(song, words, top_k), self.valence_arousal(song)
+        notices = [*song.notices, *self.calibration_notices]
+        if self.reference is not None and self.reference.head is not None and va.method != "head":
+            notices.append("Valence/arousal comes from pole words: this analysis has no tonal "
+                           "features (analyse the song again).")
+        return Prediction(song, scores, va, notices)
+
     def score(self, song: SongAnalysis, words: str | list[str], top_k: int = 3) -> EmotionScores:
-        """Cosine of every word with every segment and with the song; never touches audio."""
+        """Every word against every segment and the song: calibrated scores in [0, 1] and raw
+        cosines; never touches audio."""
         words = parse_words(words)
         top_k = max(1, min(top_k, len(words)))
         word_embeddings = self.text.embed(words)
-        segment_scores = song.segment_embeddings @ word_embeddings.T
-        song_scores = song.song_embedding @ word_embeddings.T
+        segment_raw = song.segment_embeddings @ word_embeddings.T
+        song_raw = song.song_embedding @ word_embeddings.T
+        calibrator = self._word_calibrator(words, word_embeddings)
+        song_scores, segment_scores = ((song_raw, segment_raw) if calibrator is None else
+                                       (calibrator.percentile(song_raw[None])[0],
+                                        calibrator.percentile(segment_raw)))
         votes = np.zeros(len(words), int)
-        for row in segment_scores[~song.silent]:
-            votes[np.argsort(-row)[:top_k]] += 1
-        return EmotionScores(words, song.segment_starts, segment_scores, song_scores, votes, top_k)
+        for raw, row in zip(segment_raw[~song.silent], segment_scores[~song.silent]):
+            votes[np.lexsort((-raw, -row))[:top_k]] += 1
+        return EmotionScores(words, song.segment_starts, song_scores, segment_scores, song_raw,
+                             segment_raw, votes, top_k, calibrator is not None)
+
+    def valence_arousal(self, song: SongAnalysis) -> ValenceArousal:
+        """Song and segment valence/arousal in [-1, 1]: the reference's head (or pole words
+        without one) read against the reference songs; raw pole scores, clipped, without a
+        reference. The song's value comes from the mean over its non-silent segments."""
+        head = self.reference.head if self.reference is not None else None
+        if head is not None and (song.tonal is not None or head.n_tonal == 0):
+            tonal = song.tonal if song.tonal is not None else np.zeros((song.n_segments, 0))
+            segment_raw = head.predict(song.features, tonal)
+            song_raw = segment_raw[~song.silent].mean(axis=0)
+            calibrator, method = self.reference.head_calibrator, "head"
+        else:
+            segment_raw = pole_scores(song.segment_embeddings, self.text.embed)
+            song_raw = pole_scores(song.song_embedding[None], self.text.embed)[0]
+            calibrator, method = self._pole_calibrator, "pole words"
+        if calibrator is None:
+            song_va, segment_va = np.clip(song_raw, -1, 1), np.clip(segment_raw, -1, 1)
+        else:
+            song_va = calibrator.signed(song_raw[None])[0]
+            segment_va = calibrator.signed(segment_raw)
+        return ValenceArousal(float(song_va[0]), float(song_va[1]), segment_va,
+                              calibrator is not None, method)
 
     def score_label_set(self, song: SongAnalysis, label_set: str, top_k: int = 3) -> EmotionScores:
         return self.score(song, list(load_label_set(label_set).labels), top_k)
@@ -294,6 +319,16 @@ class EmotionPipeline:
 def _label_set_of() -> dict[str, str]:
     """Built-in label -> the first built-in vocabulary that has it."""
     return {l: n for n in reversed(available_label_sets()) for l in load_label_set(n).labels}
+
+
+def _tonal(segments: np.ndarray, rate: int) -> np.ndarray:
+    """(S, samples) segments at `rate` -> (S, 16) tonal features (computed at 16 kHz)."""
+    from .tonal import TonalEncoder
+
+    if rate != TONAL_RATE:
+        import soxr
+        segments = soxr.resample(np.ascontiguousarray(segments.T), rate, TONAL_RATE).T
+    return TonalEncoder().encode(np.ascontiguousarray(segments, dtype=np.float32)).features
 
 
 def _as_float(audio: np.ndarray) -> np.ndarray:

@@ -40,11 +40,15 @@ def empty_figure(message: str, height: int = 240) -> go.Figure:
 
 def score_bars(words: Sequence[str], scores: Sequence[float], votes: Sequence[int] | None = None,
                n_segments: int | None = None, top_n: int = 15,
-               title: str = "Top emotions") -> go.Figure:
-    """Horizontal bars of the `top_n` best scores, best on top; hover adds segment votes."""
+               title: str = "Top emotions", raw: Sequence[float] | None = None,
+               calibrated: bool = False) -> go.Figure:
+    """Horizontal bars of the `top_n` best scores, best on top; hover adds the raw cosine and
+    the segment votes. `calibrated` scores (shares of the reference songs) get a 0-1 axis."""
     scores = np.asarray(scores, dtype=float)
     order = np.argsort(-scores, kind="stable")[:top_n]
-    hover = [f"<b>{words[i]}</b><br>cosine {scores[i]:.3f}" +
+    name = "score" if calibrated else "cosine"
+    hover = [f"<b>{words[i]}</b><br>{name} {scores[i]:.3f}" +
+             (f"<br>cosine {raw[i]:.3f}" if raw is not None and calibrated else "") +
              (f"<br>top label in {votes[i]} of {n_segments} segments"
               if votes is not None and n_segments else "") for i in order]
     fig = go.Figure(go.Bar(
@@ -52,23 +56,30 @@ def score_bars(words: Sequence[str], scores: Sequence[float], votes: Sequence[in
         text=[f"{scores[i]:.3f}" for i in order][::-1], textposition="auto",
         marker=dict(color=scores[order][::-1], colorscale="Viridis"),
         hovertext=hover[::-1], hoverinfo="text"))
-    fig.update_xaxes(title="cosine similarity (song mean embedding)")
+    if calibrated:
+        fig.update_xaxes(title="score: share of the reference songs this song beats",
+                         range=[0, 1])
+    else:
+        fig.update_xaxes(title="cosine similarity (song mean embedding)")
     fig.update_yaxes(automargin=True, tickmode="linear", dtick=1)  # every label, no skipping
     return _layout(fig, title, height=max(260, 90 + 26 * len(order)))
 
 
 def timeline_heatmap(segment_starts: Sequence[float], words: Sequence[str],
                      segment_scores: np.ndarray, segment_seconds: float = 10.0,
-                     top_n: int = 12, title: str = "Emotion timeline") -> go.Figure:
-    """Heatmap of (segments x words) scores; rows are the `top_n` words by mean score."""
+                     top_n: int = 12, title: str = "Emotion timeline",
+                     calibrated: bool = False) -> go.Figure:
+    """Heatmap of (segments x words) scores; rows are the `top_n` words by mean score.
+    `calibrated` scores (shares of the reference songs) use a fixed 0-1 colour scale."""
     segment_scores = np.asarray(segment_scores, dtype=float)
     order = np.argsort(-segment_scores.mean(axis=0), kind="stable")[:top_n]
     labels = [f"{_clock(t)}-{_clock(t + segment_seconds)}" for t in segment_starts]
     z = segment_scores[:, order].T  # (words, segments)
+    name = "score" if calibrated else "cosine"
     fig = go.Figure(go.Heatmap(
         z=z, x=labels, y=[words[i] for i in order], colorscale="Viridis",
-        colorbar=dict(title="cosine"),
-        hovertemplate="%{y}<br>%{x}<br>cosine %{z:.3f}<extra></extra>"))
+        colorbar=dict(title=name), **(dict(zmin=0, zmax=1) if calibrated else {}),
+        hovertemplate=f"%{{y}}<br>%{{x}}<br>{name} %{{z:.3f}}<extra></extra>"))
     fig.update_yaxes(autorange="reversed", automargin=True, tickmode="linear", dtick=1)
     fig.update_xaxes(title="segment", type="category")
     return _layout(fig, title, height=max(260, 80 + 26 * len(order)))

@@ -70,7 +70,7 @@ def test_upload_a_clip_and_see_the_results_on_every_tab(page, clip):
         page.locator("#song-audio button[aria-label='Clear']").click()
     page.locator("#song-audio input[type=file]").set_input_files(str(clip("062")))
     expect(page.locator("#summary")).to_contain_text("062.ogg", timeout=LONG)  # on upload
-    expect(page.locator("#summary")).to_contain_text("By segment vote")
+    expect(page.locator("#summary")).to_contain_text("Feels like")
     expect(page.locator("#bars .js-plotly-plot .bars path")).to_have_count(9)  # GEMS-9
     expect(page.locator("#timeline .js-plotly-plot")).to_be_visible()
     expect(page.locator("#scores-table")).to_contain_text("tenderness")

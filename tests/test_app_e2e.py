@@ -127,16 +127,21 @@ def test_analyze_a_real_clip(client, clip):
     rows = table(scores)
     assert [r["emotion"] for r in rows if r["rank"] <= 3] and len(rows) == 9  # GEMS-9
     values = [r["score"] for r in rows]
-    assert values == sorted(values, reverse=True) and all(-1 <= v <= 1 for v in values)
+    assert values == sorted(values, reverse=True) and all(0 <= v <= 1 for v in values)
+    assert all(-1 <= r["raw cosine"] <= 1 for r in rows)
     top3 = [r["emotion"] for r in rows[:3]]
-    assert f"**By mean embedding:** {', '.join(top3)}" in summary
-    # the downloads hold the same numbers
+    assert "**Feels like:** " + ", ".join(f"{r['emotion']} ({r['score']:.2f})"
+                                          for r in rows[:3]) in summary
+    assert "% of the reference songs" in summary  # what the number means, in one sentence
+    assert "Valence " in summary and "(quadrant " in summary
+    # the downloads hold the same numbers: the output contract, and the CSV
     csv_file = next(f for f in files if f.endswith(".csv"))
     json_file = next(f for f in files if f.endswith(".json"))
     exported = json.loads(Path(json_file).read_text())
-    assert exported["top_by_mean"] == top3
+    assert [r["word"] for r in exported["ranking"][:3]] == top3
+    assert exported["calibrated"] is True and -1 <= exported["valence"] <= 1
     assert len(exported["segments"]) == 6
-    assert Path(csv_file).read_text().splitlines()[0].startswith("level,start_s,")
+    assert Path(csv_file).read_text().splitlines()[0].startswith("level,start_s,word,rank,score,raw")
     # the bar chart shows every label; the timeline is 9 words x 6 segments
     assert sorted(figure(bars)["data"][0]["y"]) == sorted(r["emotion"] for r in rows)
     heat = figure(timeline)["data"][0]

@@ -1,6 +1,8 @@
 """The pipeline end to end on real clips, the real encoder, the shipped adapter and the real
 text model."""
 
+import csv
+import io
 import json
 
 import numpy as np
@@ -10,6 +12,7 @@ import soundfile as sf
 from emoalign import AudioError, EmotionPipeline
 from emoalign.audio import SEGMENT_SECONDS, load_audio
 from emoalign.labels import load_label_set
+from emoalign.valence_arousal import QUADRANT_WORDS, quadrant_of
 
 
 @pytest.fixture(scope="module")
@@ -30,18 +33,113 @@ def test_analysis_shapes_and_norms(pipeline, song, emotify_tracks):
     assert list(song.tags.values()) == sorted(song.tags.values(), reverse=True)
 
 
-def test_scores_are_cosines_and_votes_add_up(pipeline, song):
+def test_raw_scores_are_cosines_and_votes_add_up(pipeline, song):
     words = list(load_label_set("gems").labels)
     scores = pipeline.score(song, words, top_k=3)
     text = pipeline.text.embed(words)
-    np.testing.assert_allclose(scores.segment_scores, song.segment_embeddings @ text.T, atol=1e-5)
-    np.testing.assert_allclose(scores.song_scores, song.song_embedding @ text.T, atol=1e-5)
+    np.testing.assert_allclose(scores.segment_raw, song.segment_embeddings @ text.T, atol=1e-5)
+    np.testing.assert_allclose(scores.song_raw, song.song_embedding @ text.T, atol=1e-5)
     assert scores.vote_counts.sum() == 3 * song.n_segments
-    assert len(scores.top_by_mean) == 3 and len(scores.top_by_vote) == 3
-    assert scores.top_by_mean[0] == words[int(np.argmax(scores.song_scores))]
-    table = scores.table()
-    assert [r["rank"] for r in table] == list(range(1, 10))
-    assert table[0]["score"] >= table[-1]["score"]
+    assert len(scores.top) == 3 and scores.top[0] == scores.ranking()[0]["word"]
+    ranking = scores.ranking()
+    assert sorted(r["word"] for r in ranking) == sorted(words)
+    assert [r["score"] for r in ranking] == sorted((r["score"] for r in ranking), reverse=True)
+
+
+def test_calibrated_score_is_the_share_of_reference_songs_below(pipeline, song):
+    """The score of a word is the weighted share of the reference songs whose cosine with it
+    is lower (half of exact ties), computed here by hand from the reference."""
+    assert pipeline.calibrated, pipeline.calibration_notices
+    words = ["calm", "furious", "bittersweet"]
+    scores = pipeline.score(song, words)
+    assert scores.calibrated
+    reference = pipeline.reference_embeddings @ pipeline.text.embed(words).T  # (N, W)
+    weights = pipeline.reference.weights
+    for j in range(len(words)):
+        for value, got in [(scores.song_raw[j], scores.song_scores[j]),
+                           *zip(scores.segment_raw[:, j], scores.segment_scores[:, j])]:
+            below = weights[reference[:, j] < value].sum()
+            tied = weights[reference[:, j] == value].sum()
+            assert got == pytest.approx(below + tied / 2, abs=1e-6)
+    assert ((scores.segment_scores >= 0) & (scores.segment_scores <= 1)).all()
+    # the same cosine gives the same score, whichever order the words come in
+    again = pipeline.score(song, words[::-1])
+    np.testing.assert_allclose(again.song_scores, scores.song_scores[::-1])
+
+
+def test_predict_follows_the_output_contract(pipeline, song, clip):
+    prediction = pipeline.predict(song, "calm, furious, tender, joyful", top_k=2)
+    data = json.loads(json.dumps(prediction.to_dict(segments=True)))  # plain JSON types only
+    assert set(data) == {"file", "duration_s", "valence", "arousal", "quadrant", "calibrated",
+                         "ranking", "notices", "segments"}
+    assert data["file"] == song.name
+    assert data["duration_s"] == pytest.approx(song.duration_s, abs=.01)
+    assert data["calibrated"] is True and data["notices"] == []
+    assert -1 <= data["valence"] <= 1 and -1 <= data["arousal"] <= 1
+    number = data["quadrant"]["number"]
+    assert number == quadrant_of(data["valence"], data["arousal"])
+    assert data["quadrant"]["words"] == QUADRANT_WORDS[number]
+    ranking = data["ranking"]
+    assert [set(r) for r in ranking] == [{"word", "score", "raw", "meaning", "votes"}] * 4
+    assert [r["score"] for r in ranking] == sorted((r["score"] for r in ranking), reverse=True)
+    for r in ranking:
+        assert 0 <= r["score"] <= 1 and -1 <= r["raw"] <= 1
+        assert r["meaning"] == f"stronger than {round(100 * r['score'])}% of the reference songs"
+    assert sum(r["votes"] for r in ranking) == 2 * song.n_segments
+    assert len(data["segments"]) == song.n_segments
+    for start, segment in zip(song.segment_starts, data["segments"]):
+        assert segment["start_s"] == start and len(segment["top"]) == 2
+        assert -1 <= segment["valence"] <= 1 and -1 <= segment["arousal"] <= 1
+        assert set(segment["scores"]) == {r["word"] for r in ranking}
+        assert all(0 <= v <= 1 for v in segment["scores"].values())
+        assert segment["top"][0] == max(segment["scores"], key=segment["scores"].get)
+    assert "segments" not in prediction.to_dict()
+    # a path gives the same answer as the analysis
+    assert pipeline.predict(clip("001"), "calm, furious, tender, joyful",
+                            top_k=2).to_dict()["ranking"] == ranking
+
+
+def test_without_a_reference_scores_stay_raw_and_say_so(pipeline, song):
+    raw = EmotionPipeline(pipeline.encoder, device="cpu", reference=False)
+    assert not raw.calibrated and "no reference corpus" in raw.calibration_notices[0]
+    prediction = raw.predict(song, "calm, furious")
+    data = prediction.to_dict()
+    assert data["calibrated"] is False and "raw cosines" in data["notices"][-1]
+    assert [r["score"] for r in data["ranking"]] == [r["raw"] for r in data["ranking"]]
+    assert -1 <= data["valence"] <= 1 and -1 <= data["arousal"] <= 1
+    assert prediction.va.method == "pole words" and "uncalibrated" in prediction.va.describe()
+
+
+def test_a_reference_with_a_head_gives_head_valence_arousal(pipeline, clip, tmp_path):
+    """A reference with a valence/arousal head (fitted here on stand-in targets) and built
+    under another adapter: it is re-embedded, the analysis gains tonal features, and valence
+    and arousal come from the head, calibrated to [-1, 1]."""
+    from emoalign.calibration import load_reference, reference_path, save_reference
+    from emoalign.valence_arousal import fit_va_head
+
+    corpus, _, _ = load_reference(reference_path("musicnn"))
+    z = (corpus.tonal - corpus.tonal.mean(0)) / (corpus.tonal.std(0) + 1e-6)
+    targets = np.stack([z[:, 2], z[:, 13]], axis=1)  # mode and loudness: any signal will do
+    head = fit_va_head(corpus.features, corpus.tonal, targets, np.ones(len(targets)))
+    corpus.adapter_sha256, corpus.song_embeddings = "0" * 64, None
+    path = save_reference(corpus, tmp_path / "musicnn.safetensors", extra=head.tensors(),
+                          meta={"head_mode": "fused"})
+    pipe = EmotionPipeline(pipeline.encoder, device="cpu", reference=path)
+    assert pipe.calibrated and pipe.reference.head is not None
+    shipped = pipeline.reference_embeddings
+    if pipeline.reference.corpus.adapter_sha256 == pipeline.adapter_card["sha256"]:
+        # the same adapter on the stored (float16) features gives the stored embeddings
+        np.testing.assert_allclose(pipe.reference_embeddings, shipped, atol=2e-3)
+    song = pipe.analyze(clip("062"))
+    assert song.tonal.shape == (song.n_segments, 16) and np.isfinite(song.tonal).all()
+    va = pipe.valence_arousal(song)
+    assert va.method == "head" and va.calibrated
+    assert -1 <= va.valence <= 1 and -1 <= va.arousal <= 1
+    assert va.segments.shape == (song.n_segments, 2) and (np.abs(va.segments) <= 1).all()
+    raw = head.predict(song.features, song.tonal)
+    np.testing.assert_allclose([va.valence, va.arousal], pipe.reference.head_calibrator.signed(
+        raw[~song.silent].mean(axis=0)[None])[0])
+    np.testing.assert_allclose(va.segments, pipe.reference.head_calibrator.signed(raw))
 
 
 def test_rescoring_new_words_never_touches_audio(pipeline, song, monkeypatch):
@@ -54,12 +152,17 @@ def test_rescoring_new_words_never_touches_audio(pipeline, song, monkeypatch):
 
 
 def test_exports_parse_back(pipeline, song):
-    scores = pipeline.score(song, "happy, sad, calm")
-    data = json.loads(scores.to_json())
-    assert data["top_by_mean"] == scores.top_by_mean
+    prediction = pipeline.predict(song, "happy, sad, calm")
+    data = json.loads(prediction.to_json())
+    assert data == json.loads(json.dumps(prediction.to_dict(segments=True)))
     assert len(data["segments"]) == song.n_segments
-    lines = scores.to_csv().strip().splitlines()
-    assert lines[0] == "level,start_s,happy,sad,calm" and len(lines) == 2 + song.n_segments
+    rows = list(csv.DictReader(io.StringIO(prediction.to_csv())))
+    assert list(rows[0]) == ["level", "start_s", "word", "rank", "score", "raw", "votes",
+                             "valence", "arousal"]
+    assert len(rows) == 3 * (1 + song.n_segments)
+    assert [r["word"] for r in rows[:3]] == [r["word"] for r in data["ranking"]]
+    assert [float(r["score"]) for r in rows[:3]] == [r["score"] for r in data["ranking"]]
+    assert {r["start_s"] for r in rows[3:]} == {f"{t:.1f}" for t in song.segment_starts}
 
 
 def test_gradio_style_int16_and_odd_rate_input_match_the_file(pipeline, clip, song):
@@ -123,7 +226,7 @@ def test_scores_follow_listeners_votes_on_unseen_test_clips(pipeline, clip, emot
     assert not set(calm) & set(powerful)
     songs = {t: pipeline.analyze(clip(t)) for t in calm + powerful}
     def mean_score(tracks, word):
-        return np.mean([pipeline.score(songs[t], ["calmness", "power"]).song_scores[
+        return np.mean([pipeline.score(songs[t], ["calmness", "power"]).song_raw[
             ["calmness", "power"].index(word)] for t in tracks])
     assert mean_score(calm, "calmness") > mean_score(powerful, "calmness")
     assert mean_score(powerful, "power") > mean_score(calm, "power")
