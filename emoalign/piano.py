@@ -272,14 +272,3 @@ def memomusic_valence(raw: float) -> float:
 def memomusic_arousal(raw: float) -> float:
     """MemoMusic arousal 0 (calm) .. 10 -> [-1, 1], centred on the quadrant centre 5."""
     return (raw - 5.0) / 5.0
-
-
-def quadrant_of(valence: float, arousal: float) -> int:
-    """Russell quadrant 1..4 of a (valence, arousal) point, as 4Q numbers them: 1 = +v +a
-    (happy), 2 = -v +a (angry), 3 = -v -a (sad), 4 = +v -a (calm). An exact 0 counts as
-    positive."""
-    if np.isnan(valence) or np.isnan(arousal):
-        raise ValueError("quadrant_of: valence or arousal is NaN")
-    if arousal >= 0:
-        return 1 if valence >= 0 else 2
-    return 4 if valence >= 0 else 3

@@ -30,7 +30,7 @@ from .reference import BoundedCache, Reference, embeddings_under, open_reference
 from .results import EmotionScores, Prediction, SongAnalysis, ValenceArousal, WordExplanation
 from .segments import default_device
 from .text import TextEncoder
-from .valence_arousal import pole_scores
+from .valence_arousal import CIRCUMPLEX, pole_scores
 
 __all__ = ["EmotionPipeline", "EmotionScores", "Prediction", "Reference", "SongAnalysis",
            "ValenceArousal", "WordExplanation"]
@@ -258,6 +258,7 @@ class EmotionPipeline:
         if isinstance(names, dict):
             names = list(names)
         custom = self.adapter_card.get("custom_label_sets") or {}  # a folder's (training.py)
+        custom.setdefault("circumplex", list(CIRCUMPLEX))  # the valence/arousal sets' words
         return list(dict.fromkeys(
             l for n in names for l in custom.get(n, load_label_set(n).labels
                                                  if n in available_label_sets() else ())))
