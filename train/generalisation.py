@@ -151,7 +151,10 @@ def held_out_runs(configs: list[str], seeds: list[int], epochs: int, log) -> lis
         piano, balanced = CONFIGS[name]
         for held_out in COLLECTIONS:
             sets = training_sets(held_out, piano)
-            reference, targets = corpus_from_datasets(sets, skip_uncached=SKIP_UNCACHED)
+            # the head and the reference always see every other collection, as in the product
+            # (train.reference); only the adapter's training sets change with the config
+            reference, targets = corpus_from_datasets(training_sets(held_out, True),
+                                                      skip_uncached=SKIP_UNCACHED)
             heads = fit_heads(reference, targets)
             for seed in seeds:
                 start = time.time()

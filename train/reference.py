@@ -27,10 +27,11 @@ from emoalign.calibration import (corpus_from_datasets, embed_corpus, fit_corpus
                                   reference_path, save_reference)
 from emoalign.datasets import available_datasets  # noqa: E402
 from emoalign.features import feature_path  # noqa: E402
+from emoalign.valence_arousal import PRODUCT_MODE  # noqa: E402
 
 ENCODER = "musicnn"
 DATASETS = ("emotify", "4q", "vgmidi@musescore", "memomusic@musescore", "memomusic@audio")
-HEAD_MODE = "fused"
+HEAD_MODE = PRODUCT_MODE
 
 
 def cached_datasets(wanted: tuple[str, ...], features_dir: str | None = None) -> list[str]:
