@@ -22,7 +22,7 @@ from .audio import (MAX_SECONDS, SEGMENT_SECONDS, AudioError, load_audio, prepar
                     silent_segments, split_segments)
 from .clusters import PAPER_BANDWIDTH, PAPER_QUANTILE, LabelClusters, label_clusters
 from .encoders import DEFAULT_ENCODER, Encoder, default_device, load_encoder
-from .labels import available_label_sets, load_label_set, parse_words
+from .labels import MAX_WORDS, available_label_sets, load_label_set, parse_words
 from .text import TextEncoder
 
 FAMILIAR_SIMILARITY = 0.5  # a word this close (cosine) to a trained label is in known territory
@@ -155,7 +155,7 @@ class EmotionPipeline:
         cap = int(self.max_seconds * rate)
         if isinstance(audio, (str, Path)):
             name = name or Path(audio).name
-            samples = load_audio(audio, rate, max_seconds=self.max_seconds, trim=trim)
+            samples = load_audio(audio, rate, max_seconds=self.max_seconds, trim=trim, name=name)
         else:
             if isinstance(audio, tuple):
                 sr, audio = audio
@@ -211,8 +211,10 @@ class EmotionPipeline:
     # ---- words ---------------------------------------------------------------------------
 
     def score(self, song: SongAnalysis, words: str | list[str], top_k: int = 3) -> EmotionScores:
-        """Cosine of every word with every segment and with the song; never touches audio."""
-        words = parse_words(words)
+        """Cosine of every word with every segment and with the song; never touches audio.
+        Typed text (a str) may hold at most `MAX_WORDS` words; a list (e.g. a built-in
+        vocabulary) may be longer."""
+        words = parse_words(words, max_words=MAX_WORDS if isinstance(words, str) else None)
         top_k = max(1, min(top_k, len(words)))
         word_embeddings = self.text.embed(words)
         segment_scores = song.segment_embeddings @ word_embeddings.T

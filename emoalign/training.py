@@ -340,7 +340,8 @@ def spread_segments(n: int, max_segments: int | None) -> np.ndarray:
 def extract_features(encoder, dataset: str, path: str | Path, tracks: Tracks | None = None,
                      track_ids: list[str] | None = None, chunk: int = 20,
                      max_segments: int | None = None, progress: bool = True,
-                     on_track: Callable[[int, int], None] | None = None) -> FeatureSet:
+                     on_track: Callable[[int, int], None] | None = None,
+                     should_stop: Callable[[], bool] | None = None) -> FeatureSet:
     """Encode every track of `dataset` (or just `track_ids`) into the cache at `path`.
 
     `tracks` defaults to the shipped dataset's (pass a `folder_dataset`'s for a folder).
@@ -348,7 +349,8 @@ def extract_features(encoder, dataset: str, path: str | Path, tracks: Tracks | N
     (`spread_segments`), to bound the cost of slow encoders; their start times are stored.
     Resumes: tracks already in the cache are skipped. The cache is rewritten every `chunk`
     tracks, so an interrupted run loses at most that many. `progress` shows a tqdm bar;
-    `on_track(done, total)` is called after each newly encoded track.
+    `on_track(done, total)` is called after each newly encoded track. `should_stop()` is asked
+    before each track; when it says True, what is encoded is saved and `jobs.Stopped` raised.
     """
     from tqdm import tqdm
 
@@ -395,6 +397,10 @@ def extract_features(encoder, dataset: str, path: str | Path, tracks: Tracks | N
 
     for done, (track_id, audio_path) in enumerate(
             tqdm(todo, desc=f"{encoder.name}/{dataset}", disable=not progress, unit="track"), 1):
+        if should_stop is not None and should_stop():
+            flush()
+            from .jobs import Stopped
+            raise Stopped("stopped while encoding")
         segments = split_segments(load_audio(audio_path, encoder.sample_rate), encoder.sample_rate)
         keep = spread_segments(len(segments), max_segments)
         encoded = encoder.encode(segments[keep])
@@ -660,8 +666,10 @@ def build_adapter(config: TrainConfig, input_dim: int, train_features: list[np.n
 def train(config: TrainConfig, features: dict[str, FeatureSet] | None = None,
           tracks: dict[str, Tracks] | None = None, progress: bool = True,
           data: RunData | None = None,
-          on_epoch: Callable[[dict], None] | None = None) -> TrainResult:
+          on_epoch: Callable[[dict], None] | None = None,
+          should_stop: Callable[[], bool] | None = None) -> TrainResult:
     """Train one adapter. `features` / `tracks` default to the cache and the shared data.
+    `should_stop()` is asked before every batch; True raises `jobs.Stopped`.
 
     Model selection: the epoch with the best mean song-level (vote) macro-F1 over the
     training datasets' `select_split` is kept.
@@ -690,6 +698,9 @@ def train(config: TrainConfig, features: dict[str, FeatureSet] | None = None,
         order = rng.permutation(len(songs.features))
         totals = np.zeros(3)
         for b in range(0, len(order), config.batch_songs):
+            if should_stop is not None and should_stop():
+                from .jobs import Stopped
+                raise Stopped("stopped while training")
             idx = order[b:b + config.batch_songs]
             x, mask = pad_batch([songs.features[i] for i in idx])
             seg = mask.flatten()
@@ -819,7 +830,8 @@ def run_training(config: TrainConfig, encoder, out_dir: str | Path,
                  on_epoch: Callable[[dict], None] | None = None,
                  features_dir: str | Path | None = None,
                  zero_shot_splits: tuple[str, ...] = ("test",),
-                 card: dict | None = None) -> TrainingRun:
+                 card: dict | None = None,
+                 should_stop: Callable[[], bool] | None = None) -> TrainingRun:
     """Encode, train, evaluate and save one adapter: the job of the app's Train tab and of
     train/train.py.
 
@@ -835,6 +847,7 @@ def run_training(config: TrainConfig, encoder, out_dir: str | Path,
 
     `progress(fraction, message)` is called for every encoded track and every epoch (tqdm
     bars are shown only without it); `on_epoch(row)` gets each epoch's history row.
+    `should_stop()` is asked before every track and every batch; True raises `jobs.Stopped`.
     """
     if encoder.name != config.encoder:
         raise ValueError(f"config.encoder is {config.encoder!r}, the encoder {encoder.name!r}")
@@ -850,7 +863,7 @@ def run_training(config: TrainConfig, encoder, out_dir: str | Path,
             report(0.0, f"Encoding {d} with {encoder.name} (once; cached in {path.parent})")
             features[d] = extract_features(
                 encoder, d, path, dataset, max_segments=config.max_segments,
-                progress=progress is None,
+                progress=progress is None, should_stop=should_stop,
                 on_track=lambda done, total, d=d: report(
                     done / total, f"Encoding {d} with {encoder.name}: track {done} of {total}"))
         elif path.is_file():
@@ -866,7 +879,7 @@ def run_training(config: TrainConfig, encoder, out_dir: str | Path,
 
     result = train(config, {d: features[d] for d in config.datasets},
                    {d: tracks[d] for d in config.datasets}, progress=progress is None,
-                   on_epoch=epoch)
+                   on_epoch=epoch, should_stop=should_stop)
     report(1.0, "Evaluating")
     trained = {tracks[d].spec.label_set for d in config.datasets}
     scores, metrics, skipped = {}, [], []
