@@ -44,7 +44,8 @@ import numpy as np
 import pandas as pd
 
 from emoalign import jobs, plots
-from emoalign.adapter import ADAPTER_DIR, MAX_WEIGHTS_BYTES, available_adapters, read_card
+from emoalign.adapter import (ADAPTER_DIR, available_adapters, prune_adapters,
+                              stage_uploaded_adapter)
 from emoalign.audio import MAX_SECONDS, SEGMENT_SECONDS, AudioError
 from emoalign.encoders import DEFAULT_ENCODER, available_encoders, load_encoder
 from emoalign.jobs import JobSlot, SessionFiles, Stopped
@@ -733,31 +734,14 @@ def resolve_adapter(adapter: str) -> str:
 
 
 def stage_adapter(files: list[str]) -> str:
-    """An uploaded adapter (.safetensors + .json) copied, after its card and size are checked,
-    to a folder named by the weights' SHA-256 (the same upload twice is one model)."""
+    """An uploaded adapter (its .safetensors and .json card), checked and stored by content."""
     paths = [Path(f) for f in files]
     weights = [p for p in paths if p.suffix.lower() == ".safetensors"]
     cards = [p for p in paths if p.suffix.lower() == ".json"]
     if len(weights) != 1 or len(cards) != 1:
         raise UnsafeInput("Upload an adapter as two files: its .safetensors weights and its "
                           ".json card.")
-    if weights[0].stat().st_size > MAX_WEIGHTS_BYTES:
-        raise UnsafeInput(f"{weights[0].name} is larger than {MAX_WEIGHTS_BYTES >> 20} MB; "
-                          f"adapters are far smaller.")
-    digest = file_digest(weights[0], "sha256")
-    folder = UPLOADED_ADAPTERS / digest[:16]
-    stem = re.sub(r"[^\w.-]+", "_", weights[0].stem)[:60] or "adapter"
-    target = folder / f"{stem}.safetensors"
-    if not target.is_file():
-        folder.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(cards[0], target.with_suffix(".json"))
-        try:
-            read_card(target)  # refuse a bad card before the weights are copied
-        except Exception:
-            shutil.rmtree(folder, ignore_errors=True)
-            raise
-        shutil.copyfile(weights[0], target)
-    return str(target)
+    return str(stage_uploaded_adapter(weights[0], cards[0], UPLOADED_ADAPTERS))
 
 
 # ---- Train tab ------------------------------------------------------------------------------
@@ -852,7 +836,7 @@ def train_adapter(datasets: list[str], targets: str, lam: float, bandwidth: floa
                if job.timed_out else "it was stopped")
         raise gr.Error(f"Training stopped: {why}. Nothing was saved.") from error
     if PUBLIC:
-        prune_trained(TRAINED_KEEP)
+        prune_adapters(TRAINED_DIR, TRAINED_KEEP)
     result = run.result
     metrics = pd.DataFrame([{"dataset": r["dataset"], "labels": r["label_set"],
                              "zero-shot": "yes" if r["zero_shot"] else "no",
@@ -873,14 +857,6 @@ def stop_training(request: gr.Request = None) -> str:
     return "Stopping the training job..." if stopped else "No training job of yours is running."
 
 
-def prune_trained(keep: int) -> None:
-    """Delete all but the newest `keep` adapters trained in the app (public mode: bounded disk)."""
-    weights = sorted(TRAINED_DIR.glob("*.safetensors"), key=lambda p: p.stat().st_mtime)
-    for path in weights[:max(0, len(weights) - keep)]:
-        path.unlink(missing_ok=True)
-        path.with_suffix(".json").unlink(missing_ok=True)
-
-
 # ---------------------------------------------------------------------------------------------
 # Layout
 
@@ -893,7 +869,7 @@ of words, so it can score **any** emotion word, not only the labels it was train
 def build_app() -> gr.Blocks:
     choices = vocabulary_choices()
     with gr.Blocks(title="EmoAlign", analytics_enabled=False,
-                   delete_cache=(3600, 3600)) as demo:
+                   delete_cache=(600, 1800)) as demo:  # Gradio's cache: files go after 30 min
         session = gr.State(Session())
         gr.Markdown(INTRO)
         status = gr.Markdown(elem_id="status")

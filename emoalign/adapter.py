@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+import shutil
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -217,6 +219,38 @@ def check_weights(path: str | Path, config: AdapterConfig) -> None:
     if dtypes - {"F32"}:
         raise ValueError(f"{path.name} holds {', '.join(sorted(dtypes))} tensors; float32 "
                          f"expected.")
+
+
+def stage_uploaded_adapter(weights: str | Path, card: str | Path, directory: str | Path) -> Path:
+    """Copy an uploaded adapter into `directory`/<SHA-256s of weights and card>/ (the same
+    upload twice is one adapter), after its size and card pass `check_weights` / `read_card`.
+    Returns the staged .safetensors path; ValueError for what is refused."""
+    weights, card = Path(weights), Path(card)
+    if weights.stat().st_size > MAX_WEIGHTS_BYTES:
+        raise ValueError(f"{weights.name} is larger than {MAX_WEIGHTS_BYTES >> 20} MB; adapters "
+                         f"are far smaller.")
+    folder = Path(directory) / f"{_sha256(weights)[:16]}-{_sha256(card)[:8]}"
+    stem = re.sub(r"[^\w.-]+", "_", weights.stem)[:60] or "adapter"
+    target = folder / f"{stem}.safetensors"
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(card, target.with_suffix(".json"))
+    try:
+        _, config = read_card(target)  # a bad card is refused before the weights are copied
+        if not target.is_file():
+            shutil.copyfile(weights, target)
+        check_weights(target, config)
+    except Exception:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return target
+
+
+def prune_adapters(directory: str | Path, keep: int) -> None:
+    """Delete all but the newest `keep` adapters (weights and card) in `directory`."""
+    weights = sorted(Path(directory).glob("*.safetensors"), key=lambda p: p.stat().st_mtime)
+    for path in weights[:max(0, len(weights) - keep)]:
+        path.unlink(missing_ok=True)
+        path.with_suffix(".json").unlink(missing_ok=True)
 
 
 def _resolve(name_or_path: str | Path, directory: Path) -> Path:
