@@ -105,7 +105,8 @@ class ModelChoice:
 
     def describe(self) -> str:
         adapter = Path(self.adapter).stem if self.adapter else f"{self.encoder}-default"
-        return f"encoder **{escape_markdown(self.encoder)}**, adapter **{escape_markdown(adapter)}**"
+        return (f"encoder **{escape_markdown(self.encoder)}**, "
+                f"adapter **{escape_markdown(adapter)}**")
 
 
 class Models:

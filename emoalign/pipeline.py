@@ -155,7 +155,8 @@ class EmotionPipeline:
         cap = int(self.max_seconds * rate)
         if isinstance(audio, (str, Path)):
             name = name or Path(audio).name
-            samples = load_audio(audio, rate, max_seconds=self.max_seconds, trim=trim, name=name)
+            samples = load_audio(audio, rate, max_seconds=self.max_seconds, trim=trim,
+                                 name=name)
         else:
             if isinstance(audio, tuple):
                 sr, audio = audio

@@ -195,6 +195,7 @@ def test_adapter_cards_are_checked_before_allocating(public, client, data_dir, t
         assert isinstance(outcome, AppError), name
         assert re.search(expect, str(outcome)), (name, str(outcome))
         assert_clean(str(outcome))
+        print(f"server peak RSS, adapter {name}: {peak / normal:.3f} x normal ({normal} kB)")
         assert peak / normal < MAX_PEAK_RATIO, (name, peak, normal)
     assert_serving(client, data_dir)
     # a good adapter uploaded the same way is used
@@ -222,6 +223,7 @@ def test_adapter_cards_through_the_cli(data_dir, tmp_path):
         code, err, peak = cli_peak("predict", song, "--adapter", str(files[0]))
         assert code == 2 and re.search(expect, err), (name, err[-1000:])
         assert "Traceback" not in err
+        print(f"CLI peak RSS, adapter {name}: {peak / normal:.3f} x normal ({normal} kB)")
         assert peak / normal < MAX_PEAK_RATIO, (name, peak, normal)
 
 
@@ -238,6 +240,7 @@ def test_long_audio_is_refused_before_it_is_decoded(public, client, corpus, data
         assert isinstance(outcome, AppError) and "the limit is 2 min" in str(outcome), name
         assert "Analyse only the first" in str(outcome)
         assert_clean(str(outcome))
+        print(f"server peak RSS, {name}: {peak / normal:.3f} x normal ({normal} kB)")
         assert peak / normal < MAX_PEAK_RATIO, (name, peak, normal)
         assert time.monotonic() - started < 20, name
     for name in names:  # trimmed: only the first 2 min are decoded
@@ -246,6 +249,7 @@ def test_long_audio_is_refused_before_it_is_decoded(public, client, corpus, data
             assert "Only the first 2 min were analysed" in outcome[0]
         else:
             assert isinstance(outcome, AppError) and "silent" in str(outcome), name
+        print(f"server peak RSS, {name} trimmed: {peak / normal:.3f} x normal ({normal} kB)")
         assert peak / normal < MAX_PEAK_RATIO, (name, peak, normal)
     assert_serving(client, data_dir)
 
@@ -260,6 +264,7 @@ def test_long_audio_through_the_cli(corpus, data_dir):
             code, err, peak = cli_peak("predict", str(corpus[name].path), *trim)
             assert code == 2 and ("silent" if trim else "the limit is 15 min") in err, err
             ratio = TRIM_PEAK_RATIO if trim else MAX_PEAK_RATIO
+            print(f"CLI peak RSS, {name} {trim}: {peak / normal:.3f} x normal ({normal} kB)")
             assert peak / normal < ratio, (name, trim, peak, normal)
 
 
