@@ -221,10 +221,12 @@ def check_weights(path: str | Path, config: AdapterConfig) -> None:
                          f"expected.")
 
 
-def stage_uploaded_adapter(weights: str | Path, card: str | Path, directory: str | Path) -> Path:
+def stage_uploaded_adapter(weights: str | Path, card: str | Path, directory: str | Path,
+                           keep: int = 20) -> Path:
     """Copy an uploaded adapter into `directory`/<SHA-256s of weights and card>/ (the same
-    upload twice is one adapter), after its size and card pass `check_weights` / `read_card`.
-    Returns the staged .safetensors path; ValueError for what is refused."""
+    upload twice is one adapter), after its size and card pass `check_weights` / `read_card`;
+    only the newest `keep` staged adapters stay on disk. Returns the staged .safetensors
+    path; ValueError for what is refused."""
     weights, card = Path(weights), Path(card)
     if weights.stat().st_size > MAX_WEIGHTS_BYTES:
         raise ValueError(f"{weights.name} is larger than {MAX_WEIGHTS_BYTES >> 20} MB; adapters "
@@ -242,6 +244,10 @@ def stage_uploaded_adapter(weights: str | Path, card: str | Path, directory: str
     except Exception:
         shutil.rmtree(folder, ignore_errors=True)
         raise
+    folder.touch()
+    staged = sorted(Path(directory).iterdir(), key=lambda p: p.stat().st_mtime)
+    for old in staged[:max(0, len(staged) - keep)]:
+        shutil.rmtree(old, ignore_errors=True)
     return target
 
 
@@ -261,7 +267,7 @@ def _resolve(name_or_path: str | Path, directory: Path) -> Path:
         path = directory / f"{name_or_path}.safetensors"
     if not path.is_file():
         names = ", ".join(available_adapters(directory)) or "none"
-        raise FileNotFoundError(f"No adapter {str(name_or_path)!r}; the shipped ones are: "
+        raise FileNotFoundError(f"No adapter {str(name_or_path)!r}; available: "
                                 f"{names}")
     return path
 

@@ -139,19 +139,25 @@ class SessionFiles:
 
     `fresh(session)` gives a new sub-folder and deletes all but the newest `keep` of that
     session's earlier ones, `remove(session)` deletes the session's folder when the session
-    ends, `sweep(max_age)` deletes folders of sessions that ended without saying so.
+    ends, `sweep(max_age)` deletes folders of sessions that ended without saying so (`fresh`
+    runs it every `max_age / 10` s).
     """
 
-    def __init__(self, root: str | Path, keep: int = 4) -> None:
+    def __init__(self, root: str | Path, keep: int = 4, max_age: float = 7200.0) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.keep = keep
+        self.max_age = max_age
+        self._swept = time.monotonic()
 
     def folder(self, session: str | None) -> Path:
         name = _SAFE.sub("", session or "")[:64] or "anonymous"
         return self.root / name
 
     def fresh(self, session: str | None) -> Path:
+        if time.monotonic() - self._swept > self.max_age / 10:
+            self._swept = time.monotonic()
+            self.sweep(self.max_age)
         folder = self.folder(session)
         folder.mkdir(parents=True, exist_ok=True)
         new = Path(tempfile.mkdtemp(dir=folder, prefix=f"{time.time_ns():020d}-"))

@@ -320,6 +320,34 @@ def test_training_on_uploads(client, data_dir, tmp_path):
     assert "labels.csv is neither an audio file nor a zip" in message
 
 
+def test_uploaded_archives_are_unpacked_safely(tmp_path, data_dir):
+    from emoalign.safety import UnsafeInput, stage_uploads
+    song = (data_dir / "emotify" / "audio" / f"{CALM}.ogg").read_bytes()
+    archive = tmp_path / "songs.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("a/../../escape.ogg", song)
+        z.writestr("/etc/abs.ogg", song)
+        z.writestr("notes.txt", "not audio")
+        z.writestr("ok/song.ogg", song)
+        link = zipfile.ZipInfo("ok/link.ogg")
+        link.external_attr = 0o120777 << 16  # a symlink member
+        z.writestr(link, "/etc/passwd")
+    staged = stage_uploads([archive], ["songs.zip"], tmp_path / "out")
+    assert staged == ["song.ogg"]  # one folder zipped: its name dropped; the rest skipped
+    assert sorted(p.name for p in (tmp_path / "out").rglob("*")) == ["song.ogg"]
+    bomb = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("silence.wav", bytes(50 << 20))
+    with pytest.raises(UnsafeInput, match="zip bomb"):
+        stage_uploads([bomb], ["bomb.zip"], tmp_path / "bomb")
+    with pytest.raises(UnsafeInput, match="more than the upload limit"):
+        stage_uploads([archive], ["songs.zip"], tmp_path / "small", max_bytes=1000)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not audio")
+    with pytest.raises(UnsafeInput, match="notes.txt is neither an audio file nor a zip"):
+        stage_uploads([notes], ["notes.txt"], tmp_path / "txt")
+
+
 def wait_for_progress(job, timeout: float = 120) -> None:
     started = time.monotonic()
     while time.monotonic() - started < timeout:
@@ -468,6 +496,19 @@ def test_downloads_go_when_the_session_ends(public, server_tmp, data_dir):
     while mine.exists() and time.monotonic() < deadline:
         time.sleep(1)
     assert not mine.exists(), "the session's downloads outlived it"
+
+
+def test_session_files_keep_the_newest_and_sweep_old(tmp_path):
+    from emoalign.jobs import SessionFiles
+    files = SessionFiles(tmp_path, keep=2, max_age=3600)
+    made = [files.fresh("a/../b") for _ in range(4)]
+    assert [p.exists() for p in made] == [False, False, True, True]
+    assert made[-1].parent == tmp_path / "ab"  # no path tricks in a session id
+    old = files.fresh("old").parent
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    assert files.sweep(3600) == 1 and not old.exists() and made[-1].exists()
+    files.remove("a/../b")
+    assert not (tmp_path / "ab").exists()
 
 
 # ---- 8. the word-embedding cache is bounded --------------------------------------------------
