@@ -12,21 +12,26 @@ EMOALIGN_ENCODER and EMOALIGN_ADAPTER (the model a new session starts with; the 
 shipped name or a .safetensors path), EMOALIGN_MAX_SECONDS (song length cap, default 15 min),
 EMOALIGN_TRAINED (where adapters trained in the app are written), EMOALIGN_PRELOAD=1 (load the
 default model right after start-up instead of on first use), EMOALIGN_DATA (the shared data
-folder for the Train tab).
+folder for the Train tab), EMOALIGN_PUBLIC=1 (public mode; on by default when SPACE_ID is set:
+no server paths, uploads only), EMOALIGN_MAX_UPLOAD_MB (per file, default 200),
+EMOALIGN_TRAIN_MAX_SECONDS (time cap of a training job; default 1800 in public mode, none
+locally), EMOALIGN_LIBRARY_LIMIT (songs kept per session, default 100).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import functools
 import hashlib
+import html
 import inspect
 import json
 import logging
 import os
-import queue
 import re
+import shutil
 import tempfile
 import threading
 import time
@@ -38,14 +43,19 @@ import gradio as gr
 import numpy as np
 import pandas as pd
 
-from emoalign import plots
-from emoalign.adapter import available_adapters
+from emoalign import jobs, plots
+from emoalign.adapter import (ADAPTER_DIR, available_adapters, prune_adapters,
+                              stage_uploaded_adapter)
 from emoalign.audio import MAX_SECONDS, SEGMENT_SECONDS, AudioError
 from emoalign.encoders import DEFAULT_ENCODER, available_encoders, load_encoder
+from emoalign.jobs import JobSlot, SessionFiles, Stopped
+from emoalign.mert import MertWeightsError
 from emoalign.labels import MAX_WORDS, available_label_sets, load_label_set
 from emoalign.pipeline import EmotionPipeline, EmotionScores, Prediction, SongAnalysis
 from emoalign.projection import MIN_UMAP_POINTS, project_2d
 from emoalign.clusters import PAPER_BANDWIDTH
+from emoalign.safety import (BoundedCache, UnsafeInput, escape_markdown, public_mode,
+                             scrub_paths, stage_uploads)
 
 try:  # Hugging Face ZeroGPU Spaces; optional everywhere else
     import spaces
@@ -58,8 +68,15 @@ REPO = Path(__file__).resolve().parent
 EXAMPLES_DIR = REPO / "assets" / "examples"
 TRAINED_DIR = Path(os.environ.get("EMOALIGN_TRAINED", REPO / "runs" / "app-adapters"))
 SONG_SECONDS_CAP = float(os.environ.get("EMOALIGN_MAX_SECONDS", MAX_SECONDS))
-DOWNLOADS = Path(tempfile.mkdtemp(prefix="emoalign-downloads-"))
-LIBRARY_LIMIT = 100  # songs kept per browser session
+PUBLIC = public_mode()  # SPACE_ID or EMOALIGN_PUBLIC=1: no server paths from visitors
+DOWNLOADS = SessionFiles(tempfile.mkdtemp(prefix="emoalign-downloads-"))  # per session
+UPLOADED_ADAPTERS = Path(tempfile.mkdtemp(prefix="emoalign-adapters-"))  # by SHA-256
+LIBRARY_LIMIT = int(os.environ.get("EMOALIGN_LIBRARY_LIMIT", 100))  # songs kept per session
+MAX_UPLOAD_MB = int(os.environ.get("EMOALIGN_MAX_UPLOAD_MB", 200))  # per uploaded file
+MODEL_CACHE_SIZE = 3  # pipelines kept in memory (encoder + adapter + text model each)
+TRAINING = JobSlot(max_seconds=float(os.environ.get("EMOALIGN_TRAIN_MAX_SECONDS", 0))
+                   or (1800.0 if PUBLIC else None))
+TRAINED_KEEP = 10  # adapters trained in the app kept in public mode (oldest deleted)
 VOCABULARIES = available_label_sets() + ["all"]
 DEFAULT_WORDS = "wistful, furious, serene, bittersweet, triumphant, homesick"
 ADAPTER_DEFAULT = "default for the encoder"
@@ -88,31 +105,59 @@ class ModelChoice:
 
     def describe(self) -> str:
         adapter = Path(self.adapter).stem if self.adapter else f"{self.encoder}-default"
-        return f"encoder **{self.encoder}**, adapter **{adapter}**"
+        return (f"encoder **{escape_markdown(self.encoder)}**, "
+                f"adapter **{escape_markdown(adapter)}**")
 
 
 class Models:
-    """One `EmotionPipeline` per (encoder, adapter), built on first use under a lock."""
+    """`EmotionPipeline`s keyed by (encoder, SHA-256 of the adapter's weights and card), so every
+    spelling of one adapter shares one pipeline; at most `MODEL_CACHE_SIZE` are kept (least
+    recently used dropped). Built on first use under a lock."""
 
-    def __init__(self) -> None:
+    def __init__(self, size: int = MODEL_CACHE_SIZE) -> None:
         self._lock = threading.Lock()
         self._encoders: dict[str, object] = {}
-        self._pipelines: dict[ModelChoice, EmotionPipeline] = {}
+        self._pipelines: BoundedCache[tuple, EmotionPipeline] = BoundedCache(size)
+        self._digests: BoundedCache[tuple, str] = BoundedCache(256)
+
+    def key(self, choice: ModelChoice) -> tuple[str, str]:
+        """(encoder, SHA-256s of the adapter's weights and card): the model's identity."""
+        if choice.adapter is None:
+            path = ADAPTER_DIR / f"{choice.encoder}-default.safetensors"
+        elif choice.adapter in available_adapters():
+            path = ADAPTER_DIR / f"{choice.adapter}.safetensors"
+        else:
+            path = Path(choice.adapter).with_suffix(".safetensors")
+        digests = []
+        for file in (path, path.with_suffix(".json")):  # the weights and the card they need
+            try:
+                stat = file.resolve().stat()
+            except OSError:  # loading will say what is missing
+                return choice.encoder, f"missing:{choice.adapter}"
+            signature = (str(file.resolve()), stat.st_size, stat.st_mtime_ns)
+            digest = self._digests.get(signature)
+            if digest is None:
+                digest = file_digest(file, "sha256")
+                self._digests.put(signature, digest)
+            digests.append(digest)
+        return choice.encoder, "+".join(digests)
 
     def loaded(self, choice: ModelChoice) -> bool:
-        return choice in self._pipelines
+        return self.key(choice) in self._pipelines
 
     def get(self, choice: ModelChoice, progress: Callable | None = None) -> EmotionPipeline:
+        key = self.key(choice)
         with self._lock:
-            if choice not in self._pipelines:
+            pipe = self._pipelines.get(key)
+            if pipe is None:
                 if progress is not None:
                     progress(0.0, desc=f"Loading {choice.encoder} (first use, a few seconds)")
                 start = time.perf_counter()
-                self._pipelines[choice] = EmotionPipeline(
-                    self._encoder(choice.encoder), adapter=choice.adapter,
-                    max_seconds=SONG_SECONDS_CAP)
+                pipe = EmotionPipeline(self._encoder(choice.encoder), adapter=choice.adapter,
+                                       max_seconds=SONG_SECONDS_CAP)
+                self._pipelines.put(key, pipe)
                 log.info("loaded %s in %.1f s", choice, time.perf_counter() - start)
-            return self._pipelines[choice]
+            return pipe
 
     def encoder(self, name: str):
         """The encoder alone (feature extraction for training needs no adapter)."""
@@ -140,7 +185,7 @@ class AnalysisCache:
                 progress: Callable | None = None, digest: str | None = None
                 ) -> tuple[SongAnalysis, str]:
         digest = digest or file_digest(path)
-        key = (choice, digest, trim)
+        key = (MODELS.key(choice), digest, trim)
         with self._lock:
             song = self._items.get(key)
             if song is not None:
@@ -158,8 +203,8 @@ class AnalysisCache:
 ANALYSES = AnalysisCache()
 
 
-def file_digest(path: str | Path) -> str:
-    digest = hashlib.sha1()
+def file_digest(path: str | Path, algorithm: str = "sha1") -> str:
+    digest = hashlib.new(algorithm)
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
@@ -218,6 +263,7 @@ class Session:
     model: ModelChoice = dataclasses.field(default_factory=ModelChoice)
     songs: dict[str, Entry] = dataclasses.field(default_factory=dict)  # name -> entry
     current: str | None = None
+    dropped: tuple[str, ...] = ()  # songs the last `with_song` removed (library limit)
 
     def song(self, name: str | None = None) -> SongAnalysis:
         name = name or self.current
@@ -234,9 +280,11 @@ class Session:
                  or e.song.name != entry.song.name}
         name = unique_name(entry.song.name, songs)
         songs[name] = entry
+        dropped = []
         while len(songs) > LIBRARY_LIMIT:
-            songs.pop(next(iter(songs)))
-        return dataclasses.replace(self, songs=songs, current=name)
+            dropped.append(next(iter(songs)))
+            songs.pop(dropped[-1])
+        return dataclasses.replace(self, songs=songs, current=name, dropped=tuple(dropped))
 
 
 def unique_name(name: str, taken) -> str:
@@ -302,16 +350,17 @@ def score_figures(scores: EmotionScores, display: dict[str, str] | None = None,
     return bars, timeline
 
 
-def song_summary(prediction: Prediction, display: dict[str, str] | None = None) -> str:
+def song_summary(prediction: Prediction, display: dict[str, str] | None = None,
+                 notices: tuple[str, ...] = ()) -> str:
     display = display or {}
     song, scores = prediction.song, prediction.scores
     top = scores.ranking()[: scores.top_k]
-    lines = [f"### {song.name}",
+    lines = [f"### {escape_markdown(song.name)}",
              f"{song.duration_s:.1f} s, {song.n_segments} segment(s) of "
              f"{SEGMENT_SECONDS:.0f} s",
              "",
              "**Feels like:** " + ", ".join(
-                 f"{display.get(r['word'], r['word'])} ({r['score']:.2f})" for r in top),
+                 f"{escape_markdown(display.get(r['word'], r['word']))} ({r['score']:.2f})" for r in top),
              "",
              f"*{score_meaning(scores)}*",
              "",
@@ -319,7 +368,7 @@ def song_summary(prediction: Prediction, display: dict[str, str] | None = None) 
     if song.tags:
         lines += ["", f"*The {song.encoder} encoder hears:* " +
                   ", ".join(f"{t} ({p:.2f})" for t, p in list(song.tags.items())[:5])]
-    lines += [f"\n> {notice}" for notice in prediction.notices]
+    lines += [f"\n> {notice}" for notice in [*prediction.notices, *notices]]
     return "\n".join(lines)
 
 
@@ -331,8 +380,20 @@ def score_meaning(scores: EmotionScores) -> str:
     return f"A score of {best['score']:.2f} means: {best['meaning']}."
 
 
-def write_downloads(prediction: Prediction, vocabulary_name: str) -> list[str]:
-    folder = Path(tempfile.mkdtemp(dir=DOWNLOADS))
+def library_notice(session: Session) -> tuple[str, ...]:
+    """What the library limit removed when the current song came in (said, never silent)."""
+    if not session.dropped:
+        return ()
+    names = ", ".join(escape_markdown(n) for n in session.dropped)
+    return (f"Your library keeps the newest {LIBRARY_LIMIT} songs; the oldest "
+            f"({names}) was removed to make room.",)
+
+
+def write_downloads(prediction: Prediction, vocabulary_name: str,
+                    session_id: str | None = None) -> list[str]:
+    """The scores as CSV and JSON in this session's download folder (only the latest pair is
+    kept; the folder goes when the session ends)."""
+    folder = DOWNLOADS.fresh(session_id)
     stem = re.sub(r"[^\w.-]+", "_", Path(prediction.song.name).stem)[:60] or "song"
     csv_path = folder / f"{stem}-{vocabulary_name}-scores.csv"
     json_path = folder / f"{stem}-{vocabulary_name}-scores.json"
@@ -369,14 +430,7 @@ def user_errors(fn: Callable) -> Callable:
     """Turn any exception into a `gr.Error` with a message for people (logged in full)."""
 
     def translate(error: Exception) -> gr.Error:
-        if isinstance(error, gr.Error):
-            return error
-        if isinstance(error, (AudioError, ValueError, FileNotFoundError, KeyError)):
-            keyed = isinstance(error, KeyError) and error.args  # KeyError quotes its message
-            return gr.Error(str(error.args[0]) if keyed else str(error), print_exception=False)
-        log.exception("unexpected error in %s", fn.__name__)
-        return gr.Error(f"Something went wrong ({type(error).__name__}: {error}). "
-                        f"Your other results are kept.")
+        return gr.Error(user_message(error, fn.__name__), print_exception=False)
 
     if inspect.isgeneratorfunction(fn):
         @functools.wraps(fn)
@@ -396,6 +450,29 @@ def user_errors(fn: Callable) -> Callable:
     return wrapper
 
 
+def user_message(error: Exception, where: str = "") -> str:
+    """What the user reads about `error`: our own messages with any server path reduced to a
+    file name; for anything unexpected only that it happened (the details go to the log)."""
+    if isinstance(error, gr.Error):
+        return scrub_paths(str(error.message))
+    if isinstance(error, (AudioError, ValueError, FileNotFoundError, KeyError)):
+        keyed = isinstance(error, KeyError) and error.args  # KeyError quotes its message
+        log.info("refused in %s: %r", where, error)
+        return scrub_paths(str(error.args[0]) if keyed else str(error))
+    log.exception("unexpected error in %s", where)
+    return "Something went wrong on the server (it is logged). Your other results are kept."
+
+
+def session_id(request: gr.Request | None) -> str | None:
+    return getattr(request, "session_hash", None) if request is not None else None
+
+
+def end_session(request: gr.Request) -> None:
+    """The tab closed or the client went away: delete its downloads, stop its training."""
+    DOWNLOADS.remove(session_id(request))
+    TRAINING.stop(session_id(request))
+
+
 # ---------------------------------------------------------------------------------------------
 # Callbacks
 
@@ -403,11 +480,11 @@ def user_errors(fn: Callable) -> Callable:
 @gpu
 @user_errors
 def analyse(audio: str | None, vocabulary_name: str, top_k: int, trim: bool, session: Session,
-            progress=gr.Progress()):
+            request: gr.Request = None, progress=gr.Progress()):
     """Analyse a song (file path) and score it on a built-in vocabulary.
 
     Returns: summary (markdown), ranked bar chart, per-segment timeline, score table, and the
-    scores as CSV and JSON files.
+    scores as CSV and JSON files. The analysed song is kept even when scoring it fails.
     """
     if not audio:
         raise gr.Error("Upload or record a song first, or pick a bundled example.")
@@ -419,33 +496,45 @@ def analyse(audio: str | None, vocabulary_name: str, top_k: int, trim: bool, ses
     entry = Entry(song, digest, "example" if example else "yours",
                   example.emotions if example else ())
     session = session.with_song(entry)
-    return (session, *show_song(session, vocabulary_name, top_k))
+    try:
+        shown = show_song(session, vocabulary_name, top_k, session_id(request),
+                          library_notice(session))
+    except Exception as error:  # the song stays in the library; say what failed
+        message = user_message(error, "show_song")
+        gr.Warning(message)
+        return (session, f"### {escape_markdown(song.name)}\n\nAnalysed and kept in your "
+                         f"library, but it could not be shown: {escape_markdown(message)}",
+                *[gr.skip()] * 4)
+    return (session, *shown)
 
 
-def analyse_on_change(audio, vocabulary_name, top_k, trim, session, progress=gr.Progress()):
+def analyse_on_change(audio, vocabulary_name, top_k, trim, session, request: gr.Request = None,
+                      progress=gr.Progress()):
     """Upload, recording or example: analyse at once; clearing the input does nothing."""
     if not audio:
         return [gr.skip()] * 6
-    return analyse(audio, vocabulary_name, top_k, trim, session, progress)
+    return analyse(audio, vocabulary_name, top_k, trim, session, request, progress)
 
 
-def show_song(session: Session, vocabulary_name: str, top_k: int):
+def show_song(session: Session, vocabulary_name: str, top_k: int, session_key: str | None = None,
+              notices: tuple[str, ...] = ()):
     song = session.song()
     pipe = MODELS.get(session.model)
     labels, display = vocabulary(vocabulary_name)
     prediction = pipe.predict(song, labels, top_k=int(top_k))
     bars, timeline = score_figures(
         prediction.scores, display, f"Top emotions ({load_label_set(vocabulary_name).title})")
-    return (song_summary(prediction, display), bars, timeline,
-            scores_frame(prediction.scores, display), write_downloads(prediction, vocabulary_name))
+    return (song_summary(prediction, display, notices), bars, timeline,
+            scores_frame(prediction.scores, display),
+            write_downloads(prediction, vocabulary_name, session_key))
 
 
 @user_errors
-def rescore(vocabulary_name: str, top_k: int, session: Session):
+def rescore(vocabulary_name: str, top_k: int, session: Session, request: gr.Request = None):
     """Score the current song on another vocabulary or top-k (no audio recomputation)."""
     if not session.songs:
         return [gr.skip()] * 5
-    return show_song(session, vocabulary_name, top_k)
+    return show_song(session, vocabulary_name, top_k, session_id(request))
 
 
 @user_errors
@@ -458,7 +547,7 @@ def score_words(words: str, song_name: str | None, top_k: int, session: Session)
     song = session.song(song_name or None)
     pipe = MODELS.get(session.model)
     scores = pipe.score(song, words or "", top_k=int(top_k))
-    bars, timeline = score_figures(scores, title=f"Your words on {song.name}")
+    bars, timeline = score_figures(scores, title=f"Your words on {html.escape(song.name)}")
     rows, warnings = [], []
     for rank, row in enumerate(scores.ranking(), 1):
         word = row["word"]
@@ -474,9 +563,10 @@ def score_words(words: str, song_name: str | None, top_k: int, session: Session)
             "trust": "ok" if explanation.familiar else "low",
         })
         if explanation.warning:
-            warnings.append(f"- {explanation.warning}")
-    notes = (f"Scored **{len(scores.words)}** word(s) on **{song.name}** "
-             f"(best: {', '.join(scores.top)}). " + score_meaning(scores))
+            warnings.append(f"- {escape_markdown(explanation.warning)}")
+    best = ", ".join(escape_markdown(w) for w in scores.top)
+    notes = (f"Scored **{len(scores.words)}** word(s) on **{escape_markdown(song.name)}** "
+             f"(best: {best}). " + score_meaning(scores))
     if warnings:
         notes += "\n\n**Less trustworthy words:**\n" + "\n".join(warnings)
     return bars, timeline, pd.DataFrame(rows, columns=WORD_COLUMNS), notes
@@ -541,7 +631,7 @@ def embedding_map(vocabulary_name: str, colour_by: str, show_labels: bool, sessi
         kinds.append("uploaded" if entry.source == "yours" else "song")
         colours.append(predicted if colour_by == "predicted emotion" else truth)
         source = "your song" if entry.source == "yours" else "bundled example"
-        hover.append(f"<b>{name}</b><br>{source}"
+        hover.append(f"<b>{html.escape(name)}</b><br>{source}"
                      f"<br>predicted: {predicted} ({float(scores.song_scores.max()):.2f})"
                      f"<br>known: {truth}")
         vectors.append(entry.song.song_embedding)
@@ -599,17 +689,28 @@ def ranking_frame(ranked, name_of) -> pd.DataFrame:
 
 
 @user_errors
-def set_model(encoder: str, adapter: str, session: Session, progress=gr.Progress()):
-    """Switch this session to another encoder and/or adapter (a shipped name, one trained in
-    the app, or a .safetensors path). Songs analysed with the same encoder are re-embedded
-    without audio; songs from another encoder are dropped."""
-    adapter = None if not adapter or adapter == ADAPTER_DEFAULT else resolve_adapter(adapter)
-    choice = ModelChoice(encoder or DEFAULT_ENCODER, adapter)
+def set_model(encoder: str, adapter: str, session: Session, adapter_files: list[str] | None = None,
+              progress=gr.Progress()):
+    """Switch this session to another encoder and/or adapter: a shipped name, or an uploaded
+    adapter (`adapter_files`: its .safetensors and its .json card), or, when the app is not
+    public, a .safetensors path on the server. Songs analysed with the same encoder are
+    re-embedded without audio; songs from another encoder are dropped."""
+    if adapter_files:
+        adapter = stage_adapter(adapter_files)
+    elif not adapter or adapter == ADAPTER_DEFAULT:
+        adapter = None
+    else:
+        adapter = resolve_adapter(adapter)
+    return switch_model(ModelChoice(encoder or DEFAULT_ENCODER, adapter), session, progress)
+
+
+def switch_model(choice: ModelChoice, session: Session, progress=None):
     try:
         pipe = MODELS.get(choice, progress)
-    except Exception as error:  # e.g. MERT weights that cannot be had offline
+    except (ValueError, FileNotFoundError, MertWeightsError) as error:  # refused adapter, no MERT
         log.warning("cannot load %s: %s", choice, error)
-        raise gr.Error(f"Could not load {choice.encoder}: {error}", print_exception=False)
+        raise gr.Error(f"Could not load {choice.encoder}: {scrub_paths(str(error))}",
+                       print_exception=False)
     songs, dropped = {}, []
     for name, entry in session.songs.items():
         if entry.song.encoder == pipe.encoder.name:
@@ -622,17 +723,38 @@ def set_model(encoder: str, adapter: str, session: Session, progress=gr.Progress
     message = status_text(session)
     if dropped:
         message += (f"\n\n{len(dropped)} song(s) analysed with another encoder were removed; "
-                    f"analyse them again: {', '.join(dropped)}")
+                    f"analyse them again: {', '.join(escape_markdown(d) for d in dropped)}")
     return session, message
 
 
 def adapter_choices() -> list[str]:
+    if PUBLIC:  # visitors' trained adapters stay theirs (Use this adapter)
+        return [ADAPTER_DEFAULT] + available_adapters()
     trained = [str(TRAINED_DIR / f"{n}.safetensors") for n in available_adapters(TRAINED_DIR)]
     return [ADAPTER_DEFAULT] + available_adapters() + trained
 
 
 def resolve_adapter(adapter: str) -> str:
-    return adapter if adapter in available_adapters() else str(Path(adapter))
+    """A shipped name as it is; a path (refused in public mode) made absolute, so that every
+    spelling of one file is one model."""
+    if adapter in available_adapters():
+        return adapter
+    if PUBLIC:  # one answer whether or not the path exists: no oracle
+        raise UnsafeInput(f"This public app does not open files on the server. Pick a shipped "
+                          f"adapter ({', '.join(available_adapters())}) or upload one (its "
+                          f".safetensors and .json card).")
+    return str(Path(adapter).expanduser().resolve())
+
+
+def stage_adapter(files: list[str]) -> str:
+    """An uploaded adapter (its .safetensors and .json card), checked and stored by content."""
+    paths = [Path(f) for f in files]
+    weights = [p for p in paths if p.suffix.lower() == ".safetensors"]
+    cards = [p for p in paths if p.suffix.lower() == ".json"]
+    if len(weights) != 1 or len(cards) != 1:
+        raise UnsafeInput("Upload an adapter as two files: its .safetensors weights and its "
+                          ".json card.")
+    return str(stage_uploaded_adapter(weights[0], cards[0], UPLOADED_ADAPTERS))
 
 
 # ---- Train tab ------------------------------------------------------------------------------
@@ -651,72 +773,104 @@ def train_adapter(datasets: list[str], targets: str, lam: float, bandwidth: floa
                   epochs: int, variant: str, session: Session, folder: str = "",
                   labels_csv: str | None = None, file_column: str = "file",
                   labels_column: str = "labels", separator: str = ";",
-                  split_column: str = "split", progress=gr.Progress()):
-    """Train an adapter on the chosen shipped datasets and/or a folder of audio with a labels
-    CSV (`folder`, `labels_csv` and its column names; no split column: a seeded 80/10/10
-    split), evaluate it on every test split, and save it. Yields status (markdown), the loss
-    curve and the test metrics; the last status names the saved adapter (pass it to
-    /set_model to use it)."""
+                  split_column: str = "split", uploads: list[str] | None = None,
+                  request: gr.Request = None, progress=gr.Progress()):
+    """Train an adapter on the chosen shipped datasets and/or your own songs with a labels
+    CSV (`labels_csv` and its column names; no split column: a seeded 80/10/10 split). Your
+    songs come as `uploads` (audio files or zips), or, when the app is not public, as a
+    `folder` on the server. One job runs at a time (with a time cap in public mode); a
+    cancelled request stops its job. Evaluates on every test split and saves the adapter.
+    Yields status (markdown), the loss curve and the test metrics; the last status names the
+    saved adapter."""
     from emoalign.datasets import folder_dataset
+    from emoalign.features import feature_path
     from emoalign.runs import run_training
     from emoalign.training import TrainConfig
 
+    folder = (folder or "").strip()
+    if folder and PUBLIC:
+        raise UnsafeInput("This public app does not read folders on the server: upload the "
+                          "audio files (or a zip of them) with the labels CSV.")
+    staging = Path(tempfile.mkdtemp(prefix="emoalign-train-")) if uploads else None
     folders = []
-    if (folder or "").strip() or labels_csv:
-        if not (folder or "").strip() or not labels_csv:
-            raise gr.Error("To train on your folder, give both the audio folder and the labels "
-                           "CSV.")
-        folders.append(folder_dataset(
-            folder.strip(), labels_csv, (file_column or "").strip() or "file",
-            (labels_column or "").strip() or "labels", separator or ";",
-            (split_column or "").strip()))
-    names = [*(datasets or []), *(f.dataset for f in folders)]
-    if not names:
-        raise gr.Error("Pick a dataset to train on, or give a folder and its labels CSV.")
-    config = TrainConfig(datasets=tuple(names), encoder=session.model.encoder,
-                         targets=targets, lam=float(lam), bandwidth=float(bandwidth),
-                         max_epochs=int(epochs), variant=variant)
-    events: queue.Queue = queue.Queue()  # (fraction, message) and history rows, from the worker
-    outcome: dict = {}
 
-    def work() -> None:
+    def cleanup() -> None:  # uploads and their features go with the job
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+            for f in folders:
+                feature_path(session.model.encoder, f.dataset).unlink(missing_ok=True)
+
+    try:
+        if folder or uploads or labels_csv:
+            if not labels_csv or not (folder or uploads):
+                raise gr.Error("To train on your own songs, give the labels CSV and the audio: "
+                               "upload the files (or a zip)"
+                               + ("." if PUBLIC else ", or name a folder on the server."))
+            if uploads:
+                stage_uploads(uploads, [Path(u).name for u in uploads], staging / "audio")
+            folders.append(folder_dataset(
+                staging / "audio" if uploads else folder, labels_csv,
+                (file_column or "").strip() or "file", (labels_column or "").strip() or "labels",
+                separator or ";", (split_column or "").strip()))
+        names = [*(datasets or []), *(f.dataset for f in folders)]
+        if not names:
+            raise gr.Error("Pick a dataset to train on, or give your songs and their labels CSV.")
+        config = TrainConfig(datasets=tuple(names), encoder=session.model.encoder,
+                             targets=targets, lam=float(lam), bandwidth=float(bandwidth),
+                             max_epochs=int(epochs), variant=variant)
+        job = TRAINING.start(session_id(request))
+    except BaseException:
+        cleanup()
+        raise
+
+    def work(emit):
         try:
-            outcome["run"] = run_training(
+            return run_training(
                 config, MODELS.encoder(config.encoder), TRAINED_DIR, folders,
-                progress=lambda fraction, message: events.put((fraction, message)),
-                on_epoch=events.put, card={"trained_in": "app"})
-        except Exception as error:  # raised again below, in the event's own thread
-            outcome["error"] = error
+                progress=lambda fraction, message: emit((fraction, message)),
+                on_epoch=emit, card={"trained_in": "app"}, should_stop=job.should_stop)
+        finally:
+            cleanup()
 
-    worker = threading.Thread(target=work, daemon=True)
-    worker.start()
     rows: list[dict] = []
-    while worker.is_alive() or not events.empty():
-        try:
-            event = events.get(timeout=0.5)
-        except queue.Empty:
-            continue
-        if isinstance(event, dict):
-            rows.append(event)
-            continue
-        fraction, message = event
-        progress(fraction, desc=message)
-        yield message, plots.loss_curve(rows) if rows else gr.skip(), gr.skip(), gr.skip()
-    worker.join()
-    if "error" in outcome:
-        raise outcome["error"]
-    run = outcome["run"]
+    try:
+        with contextlib.closing(jobs.stream(work, job, TRAINING)) as events:
+            for event in events:
+                if event is None:  # no news: a moment where a cancelled request can end
+                    yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
+                elif isinstance(event, jobs.Done):
+                    run = event.value
+                elif isinstance(event, dict):
+                    rows.append(event)
+                else:
+                    fraction, message = event
+                    progress(fraction, desc=message)
+                    yield (message, plots.loss_curve(rows) if rows else gr.skip(), gr.skip(),
+                           gr.skip())
+    except Stopped as error:
+        why = (f"it reached the time cap of {TRAINING.max_seconds / 60:g} min"
+               if job.timed_out else "it was stopped")
+        raise gr.Error(f"Training stopped: {why}. Nothing was saved.") from error
+    if PUBLIC:
+        prune_adapters(TRAINED_DIR, TRAINED_KEEP)
     result = run.result
     metrics = pd.DataFrame([{"dataset": r["dataset"], "labels": r["label_set"],
                              "zero-shot": "yes" if r["zero_shot"] else "no",
                              **{k: round(float(r[k]), 4) for k in METRIC_COLUMNS[3:]}}
                             for r in run.metrics], columns=METRIC_COLUMNS)
+    saved = run.path.stem if PUBLIC else run.path
     yield (f"Done in {result.seconds:.0f} s: best epoch {result.best_epoch}, validation "
-           f"macro-F1 {result.best_val_f1:.3f}. Saved **{run.path}**. Press *Use this adapter* "
+           f"macro-F1 {result.best_val_f1:.3f}. Saved **{saved}**. Press *Use this adapter* "
            f"to switch to it."
            + (f" Not evaluated (features not cached): {', '.join(run.skipped)}."
               if run.skipped else ""),
            plots.loss_curve(run.history), metrics, str(run.path))
+
+
+def stop_training(request: gr.Request = None) -> str:
+    """The Stop button: stop this session's training job."""
+    stopped = TRAINING.stop(session_id(request))
+    return "Stopping the training job..." if stopped else "No training job of yours is running."
 
 
 # ---------------------------------------------------------------------------------------------
@@ -731,7 +885,7 @@ of words, so it can score **any** emotion word, not only the labels it was train
 def build_app() -> gr.Blocks:
     choices = vocabulary_choices()
     with gr.Blocks(title="EmoAlign", analytics_enabled=False,
-                   delete_cache=(3600, 3600)) as demo:
+                   delete_cache=(600, 1800)) as demo:  # Gradio's cache: files go after 30 min
         session = gr.State(Session())
         gr.Markdown(INTRO)
         status = gr.Markdown(elem_id="status")
@@ -744,6 +898,9 @@ def build_app() -> gr.Blocks:
                 adapter_in = gr.Dropdown(adapter_choices(),
                                          value=ModelChoice().adapter or ADAPTER_DEFAULT,
                                          label="Adapter", allow_custom_value=True)
+                adapter_files_in = gr.File(label="...or upload one (.safetensors + .json card)",
+                                           file_count="multiple", type="filepath",
+                                           file_types=[".safetensors", ".json"], height=90)
                 model_btn = gr.Button("Use this model")
 
         with gr.Tabs():
@@ -848,15 +1005,20 @@ def build_app() -> gr.Blocks:
                 datasets = shipped_datasets()
                 gr.Markdown(
                     "Train a new adapter for the current encoder on the shipped datasets' train "
-                    "splits and/or on your own folder of audio (model selection on validation, "
-                    "results on test), then switch to it."
+                    "splits and/or on your own songs (model selection on validation, "
+                    "results on test), then switch to it. One training job runs at a time"
+                    + (f", for at most {TRAINING.max_seconds / 60:.0f} min"
+                       if TRAINING.max_seconds else "") + "."
                     + ("" if datasets else " No shipped data found: set `EMOALIGN_DATA` to a "
                        "folder holding `emotify/` and/or `4q/` (see the repository README)."))
-                with gr.Accordion("Your folder: audio files plus a CSV of their labels",
+                with gr.Accordion("Your songs: audio files (or a zip) plus a CSV of their labels",
                                   open=not datasets):
                     with gr.Row():
-                        folder_in = gr.Textbox("", label="Audio folder (a path on the server)",
-                                               placeholder="/data/my-songs", scale=2)
+                        uploads_in = gr.File(label="Audio files or a zip of them",
+                                             file_count="multiple", type="filepath", height=120,
+                                             scale=2)
+                        folder_in = gr.Textbox("", label="...or an audio folder on the server",
+                                               placeholder="/data/my-songs", visible=not PUBLIC)
                         labels_csv_in = gr.File(label="Labels CSV", file_types=[".csv"],
                                                 type="filepath", height=120)
                     with gr.Row():
@@ -881,7 +1043,9 @@ def build_app() -> gr.Blocks:
                     train_bw_in = gr.Slider(0.05, 1.5, value=PAPER_BANDWIDTH, step=0.0001,
                                             label="Cluster bandwidth")
                     epochs_in = gr.Slider(1, 100, value=20, step=1, label="Epochs (at most)")
-                train_btn = gr.Button("Train", variant="primary")
+                with gr.Row():
+                    train_btn = gr.Button("Train", variant="primary", scale=3)
+                    stop_btn = gr.Button("Stop", variant="stop")
                 train_status = gr.Markdown()
                 loss_plot = gr.Plot(plots.empty_figure("Loss curve"), label="Training")
                 metrics_out = gr.Dataframe(pd.DataFrame(columns=METRIC_COLUMNS),
@@ -933,28 +1097,33 @@ def build_app() -> gr.Blocks:
         like_btn.click(similar_songs, inputs=[like_song, session], outputs=[like_out],
                        api_name="similar", concurrency_limit=2)
 
-        model_btn.click(set_model, inputs=[encoder_in, adapter_in, session],
+        model_btn.click(set_model, inputs=[encoder_in, adapter_in, session, adapter_files_in],
                         outputs=[session, status], api_name="set_model",
                         concurrency_limit=1, concurrency_id="audio").then(**refresh)
-        train_btn.click(train_adapter,
-                        inputs=[train_sets, targets_in, lam_in, train_bw_in, epochs_in,
-                                variant_in, session, folder_in, labels_csv_in, file_col_in,
-                                labels_col_in, separator_in, split_col_in],
-                        outputs=[train_status, loss_plot, metrics_out, trained_path],
-                        api_name="train",
-                        concurrency_limit=1, concurrency_id="train") \
-            .then(lambda: gr.update(choices=adapter_choices()), outputs=[adapter_in],
-                  api_visibility="private", queue=False)
+        training_event = train_btn.click(
+            train_adapter,
+            inputs=[train_sets, targets_in, lam_in, train_bw_in, epochs_in, variant_in, session,
+                    folder_in, labels_csv_in, file_col_in, labels_col_in, separator_in,
+                    split_col_in, uploads_in],
+            outputs=[train_status, loss_plot, metrics_out, trained_path], api_name="train",
+            concurrency_limit=2, concurrency_id="train")  # the second one hears "busy" at once
+        training_event.then(lambda: gr.update(choices=adapter_choices()), outputs=[adapter_in],
+                            api_visibility="private", queue=False)
+        stop_btn.click(stop_training, outputs=[train_status], cancels=[training_event],
+                       api_name="stop_training", queue=False)
+        demo.unload(end_session)
         use_btn.click(use_trained, inputs=[trained_path, session], outputs=[session, status],
                       api_visibility="private").then(**refresh)
     return demo
 
 
+@user_errors
 def use_trained(path: str | None, session: Session):
-    """Switch to the adapter the last training run of this session saved."""
+    """Switch to the adapter the last training run of this session saved (a server path the
+    app itself chose, so public mode allows it)."""
     if not path:
         raise gr.Error("Train an adapter first.")
-    return set_model(session.model.encoder, path, session)
+    return switch_model(ModelChoice(session.model.encoder, path), session)
 
 
 def preload() -> None:
@@ -979,4 +1148,4 @@ if __name__ == "__main__":
         preload()
     demo.queue(max_size=64, default_concurrency_limit=2).launch(
         server_name=args.host, server_port=args.port, show_error=True,
-        allowed_paths=[str(EXAMPLES_DIR)])
+        allowed_paths=[str(EXAMPLES_DIR)], max_file_size=f"{MAX_UPLOAD_MB}mb")

@@ -10,18 +10,24 @@ LayerNorm, projection to 384, L2 normalisation), sized by `AdapterConfig`. Two v
   treated as a set of segments, which keeps any song length valid.
 
 Weights are stored as ``name.safetensors`` with a JSON card ``name.json`` beside it; the card
-holds the `AdapterConfig`, the encoder name, the training set-up and the metrics.
+holds the `AdapterConfig`, the encoder name, the training set-up and the metrics. Loading
+trusts neither: the card's config must lie within `LIMITS` and match the tensor shapes in the
+weights' header (read with `safe_open`, nothing allocated) before the adapter is built, and
+both files have a size cap (`MAX_WEIGHTS_BYTES`, `MAX_CARD_BYTES`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
+import shutil
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -29,6 +35,11 @@ from .text import TEXT_DIM
 
 ADAPTER_DIR = Path(__file__).resolve().parent.parent / "assets" / "adapters"
 VARIANTS = ("segment", "song")
+MAX_WEIGHTS_BYTES = 256 << 20  # an adapter's .safetensors (the shipped one is 7 MB)
+MAX_CARD_BYTES = 1 << 20  # its JSON card
+MAX_PARAMETERS = 50_000_000
+LIMITS = {"input_dim": (1, 16384), "d_model": (1, 4096), "n_heads": (1, 64),
+          "n_layers": (1, 24), "ff_dim": (1, 16384), "output_dim": (TEXT_DIM, TEXT_DIM)}
 
 
 @dataclass
@@ -119,22 +130,135 @@ def save_adapter(adapter: Adapter, path: str | Path, card: dict | None = None) -
 def load_adapter(name_or_path: str | Path, device: str | None = None,
                  directory: str | Path = ADAPTER_DIR) -> tuple[Adapter, dict]:
     """Load a shipped adapter by name (see `available_adapters`) or from a .safetensors path.
-    Returns the adapter in eval mode and its card; card["sha256"] is the weights' SHA-256
-    (checked against the card's where it has one). The weights must match the card's config."""
+    Returns the adapter in eval mode and its card. The card is validated (`read_card`), the
+    weights' header must hold exactly the tensors that config implies (`check_weights`), and
+    the weights must match the card's SHA-256; only then is anything allocated.
+    card["sha256"] is always the weights' SHA-256."""
     path = _resolve(name_or_path, Path(directory))
-    card_path = path.with_suffix(".json")
-    if not card_path.is_file():
-        raise FileNotFoundError(f"Adapter card {card_path} is missing")
-    card = json.loads(card_path.read_text())
+    card, config = read_card(path)
+    check_weights(path, config)
     digest = _sha256(path)
     if card.setdefault("sha256", digest) != digest:
         raise ValueError(f"{path.name} does not match the SHA-256 in its card; the file is "
                          f"damaged or the card belongs to other weights")
-    known = {f.name for f in fields(AdapterConfig)}
-    config = AdapterConfig(**{k: v for k, v in card["config"].items() if k in known})
     adapter = Adapter(config)
     adapter.load_state_dict(load_file(str(path)), strict=True)
     return adapter.to(device or "cpu").eval(), card
+
+
+def read_card(path: str | Path) -> tuple[dict, AdapterConfig]:
+    """The card beside the weights `path` and the `AdapterConfig` it holds, checked against
+    `LIMITS` and `MAX_PARAMETERS` (ValueError, with a message for people, otherwise)."""
+    path = Path(path)
+    card_path = path.with_suffix(".json")
+    if not card_path.is_file():
+        raise FileNotFoundError(f"Adapter card {card_path.name} is missing (it goes beside "
+                                f"{path.name})")
+    if card_path.stat().st_size > MAX_CARD_BYTES:
+        raise ValueError(f"Adapter card {card_path.name} is larger than "
+                         f"{MAX_CARD_BYTES >> 10} KB; it is not an adapter card.")
+    try:
+        card = json.loads(card_path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ValueError(f"Adapter card {card_path.name} is not valid JSON.") from error
+    raw = card.get("config") if isinstance(card, dict) else None
+    if not isinstance(raw, dict):
+        raise ValueError(f"Adapter card {card_path.name} has no 'config' object.")
+    known = {f.name: f for f in fields(AdapterConfig)}
+    values = {k: v for k, v in raw.items() if k in known}
+    for key, (low, high) in LIMITS.items():
+        value = values.get(key, known[key].default)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ValueError(f"Adapter card {card_path.name}: {key} must be an integer from "
+                             f"{low} to {high}, not {str(value)[:20]!r}.")
+    dropout = values.get("dropout", 0.1)
+    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+        raise ValueError(f"Adapter card {card_path.name}: dropout must be in [0, 1).")
+    if "input_dim" not in values:
+        raise ValueError(f"Adapter card {card_path.name}: the config has no input_dim.")
+    try:
+        config = AdapterConfig(**values)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"Adapter card {card_path.name}: {error}") from error
+    if expected_parameters(config) > MAX_PARAMETERS:
+        raise ValueError(f"Adapter card {card_path.name} describes a network of "
+                         f"{expected_parameters(config):,} parameters; at most "
+                         f"{MAX_PARAMETERS:,} are allowed.")
+    return card, config
+
+
+def expected_shapes(config: AdapterConfig) -> dict[str, tuple[int, ...]]:
+    """Tensor name -> shape of an `Adapter(config)`'s state dict, built on the meta device
+    (no memory is allocated)."""
+    with torch.device("meta"):
+        model = Adapter(config)
+    return {k: tuple(v.shape) for k, v in model.state_dict().items()}
+
+
+def expected_parameters(config: AdapterConfig) -> int:
+    return sum(int(torch.Size(s).numel()) for s in expected_shapes(config).values())
+
+
+def check_weights(path: str | Path, config: AdapterConfig) -> None:
+    """Refuse weights over `MAX_WEIGHTS_BYTES`, or whose header (read with `safe_open`) does not
+    hold exactly the float32 tensors `config` implies."""
+    path = Path(path)
+    if path.stat().st_size > MAX_WEIGHTS_BYTES:
+        raise ValueError(f"{path.name} is larger than {MAX_WEIGHTS_BYTES >> 20} MB; adapters are "
+                         f"far smaller.")
+    expected = expected_shapes(config)
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            found = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+            dtypes = {f.get_slice(k).get_dtype() for k in f.keys()}
+    except (SafetensorError, OSError, ValueError) as error:
+        raise ValueError(f"{path.name} is not a readable .safetensors file.") from error
+    if found != expected:
+        wrong = sorted(set(found) ^ set(expected)) or sorted(
+            k for k in expected if found[k] != expected[k])
+        raise ValueError(f"{path.name} does not hold the tensors its card describes "
+                         f"(e.g. {wrong[0]!r}); the card belongs to other weights.")
+    if dtypes - {"F32"}:
+        raise ValueError(f"{path.name} holds {', '.join(sorted(dtypes))} tensors; float32 "
+                         f"expected.")
+
+
+def stage_uploaded_adapter(weights: str | Path, card: str | Path, directory: str | Path,
+                           keep: int = 20) -> Path:
+    """Copy an uploaded adapter into `directory`/<SHA-256s of weights and card>/ (the same
+    upload twice is one adapter), after its size and card pass `check_weights` / `read_card`;
+    only the newest `keep` staged adapters stay on disk. Returns the staged .safetensors
+    path; ValueError for what is refused."""
+    weights, card = Path(weights), Path(card)
+    if weights.stat().st_size > MAX_WEIGHTS_BYTES:
+        raise ValueError(f"{weights.name} is larger than {MAX_WEIGHTS_BYTES >> 20} MB; adapters "
+                         f"are far smaller.")
+    folder = Path(directory) / f"{_sha256(weights)[:16]}-{_sha256(card)[:8]}"
+    stem = re.sub(r"[^\w.-]+", "_", weights.stem)[:60] or "adapter"
+    target = folder / f"{stem}.safetensors"
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(card, target.with_suffix(".json"))
+    try:
+        _, config = read_card(target)  # a bad card is refused before the weights are copied
+        if not target.is_file():
+            shutil.copyfile(weights, target)
+        check_weights(target, config)
+    except Exception:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    folder.touch()
+    staged = sorted(Path(directory).iterdir(), key=lambda p: p.stat().st_mtime)
+    for old in staged[:max(0, len(staged) - keep)]:
+        shutil.rmtree(old, ignore_errors=True)
+    return target
+
+
+def prune_adapters(directory: str | Path, keep: int) -> None:
+    """Delete all but the newest `keep` adapters (weights and card) in `directory`."""
+    weights = sorted(Path(directory).glob("*.safetensors"), key=lambda p: p.stat().st_mtime)
+    for path in weights[:max(0, len(weights) - keep)]:
+        path.unlink(missing_ok=True)
+        path.with_suffix(".json").unlink(missing_ok=True)
 
 
 def _resolve(name_or_path: str | Path, directory: Path) -> Path:
@@ -145,13 +269,17 @@ def _resolve(name_or_path: str | Path, directory: Path) -> Path:
         path = directory / f"{name_or_path}.safetensors"
     if not path.is_file():
         names = ", ".join(available_adapters(directory)) or "none"
-        raise FileNotFoundError(f"No adapter {str(name_or_path)!r} (looked for {path}); "
-                                f"available: {names}")
+        raise FileNotFoundError(f"No adapter {str(name_or_path)!r}; available: "
+                                f"{names}")
     return path
 
 
 def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _json_default(value):

@@ -111,7 +111,8 @@ def spread_segments(n: int, max_segments: int | None) -> np.ndarray:
 def extract_features(encoder, dataset: str, path: str | Path, tracks: Tracks | None = None,
                      track_ids: list[str] | None = None, chunk: int = 20,
                      max_segments: int | None = None, progress: bool = True,
-                     on_track: Callable[[int, int], None] | None = None) -> FeatureSet:
+                     on_track: Callable[[int, int], None] | None = None,
+                     should_stop: Callable[[], bool] | None = None) -> FeatureSet:
     """Encode every track of `dataset` (or just `track_ids`) into the cache at `path`.
 
     `tracks` defaults to the shipped dataset's (pass a `folder_dataset`'s for a folder).
@@ -119,7 +120,8 @@ def extract_features(encoder, dataset: str, path: str | Path, tracks: Tracks | N
     (`spread_segments`), to bound the cost of slow encoders; their start times are stored.
     Resumes: tracks already in the cache are skipped. The cache is rewritten every `chunk`
     tracks, so an interrupted run loses at most that many. `progress` shows a tqdm bar;
-    `on_track(done, total)` is called after each newly encoded track.
+    `on_track(done, total)` is called after each newly encoded track. `should_stop()` is asked
+    before each track; when it says True, what is encoded is saved and `jobs.Stopped` raised.
     """
     from tqdm import tqdm
 
@@ -166,6 +168,10 @@ def extract_features(encoder, dataset: str, path: str | Path, tracks: Tracks | N
 
     for done, (track_id, audio_path) in enumerate(
             tqdm(todo, desc=f"{encoder.name}/{dataset}", disable=not progress, unit="track"), 1):
+        if should_stop is not None and should_stop():
+            flush()
+            from .jobs import Stopped
+            raise Stopped("stopped while encoding")
         segments = split_segments(load_audio(audio_path, encoder.sample_rate), encoder.sample_rate)
         keep = spread_segments(len(segments), max_segments)
         encoded = encoder.encode(segments[keep])

@@ -14,6 +14,9 @@ from pathlib import Path
 LABELS_DIR = Path(__file__).resolve().parent.parent / "assets" / "labels"
 MAX_WORDS = 200  # more than this is almost surely a pasted document, not a vocabulary
 MAX_WORD_CHARS = 80
+MAX_TEXT_CHARS = MAX_WORDS * (MAX_WORD_CHARS + 2)  # longer input is refused before parsing
+# Control characters, and invisible ones that reorder or hide text, are dropped from words.
+_INVISIBLE = re.compile("[\x00-\x1f\x7f-\x9f\u200b\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 
 
 @dataclass(frozen=True)
@@ -43,14 +46,18 @@ def load_label_set(name: str) -> LabelSet:
                     tuple(data.get("names", ())))
 
 
-def parse_words(text: str | list[str], max_words: int = MAX_WORDS) -> list[str]:
+def parse_words(text: str | list[str], max_words: int | None = MAX_WORDS) -> list[str]:
     """Split user input into distinct words or phrases.
 
     Separators are commas, semicolons and new lines; a phrase in double quotes keeps its
     commas ("calming, soothing"). Whitespace is collapsed, case is kept, duplicates dropped.
-    Raises ValueError with a user-facing message for empty or too long lists.
+    Raises ValueError with a user-facing message for empty lists, or lists longer than
+    `max_words` (None: no cap).
     """
     if isinstance(text, str):
+        if len(text) > MAX_TEXT_CHARS:
+            raise ValueError(f"The text is {len(text):,} characters long; at most {MAX_WORDS} "
+                             f"words of at most {MAX_WORD_CHARS} characters, please.")
         text = unicodedata.normalize("NFKC", text)
         rows = next(csv.reader(io.StringIO(re.sub(r"[;\n\r]+", ",", text)),
                                skipinitialspace=True), [])
@@ -58,7 +65,8 @@ def parse_words(text: str | list[str], max_words: int = MAX_WORDS) -> list[str]:
         rows = list(text)
     words = []
     for word in rows:
-        word = " ".join(unicodedata.normalize("NFKC", str(word)).split()).strip(" \"'")
+        word = _INVISIBLE.sub(" ", unicodedata.normalize("NFKC", str(word)))
+        word = " ".join(word.split()).strip(" \"'")
         if not word or not any(ch.isalnum() for ch in word):
             continue
         if len(word) > MAX_WORD_CHARS:
@@ -68,6 +76,6 @@ def parse_words(text: str | list[str], max_words: int = MAX_WORDS) -> list[str]:
     words = list(dict.fromkeys(words))
     if not words:
         raise ValueError("Type at least one emotion word, e.g. 'wistful, furious, serene'.")
-    if len(words) > max_words:
+    if max_words is not None and len(words) > max_words:
         raise ValueError(f"{len(words)} words is too many; at most {max_words} at once.")
     return words

@@ -25,8 +25,9 @@ from .audio import (MAX_SECONDS, SEGMENT_SECONDS, AudioError, load_audio, prepar
 from .calibration import Calibrator
 from .clusters import PAPER_BANDWIDTH, PAPER_QUANTILE, LabelClusters, label_clusters
 from .encoders import DEFAULT_ENCODER, Encoder, load_encoder
-from .labels import available_label_sets, load_label_set, parse_words
-from .reference import BoundedCache, Reference, embeddings_under, open_reference
+from .labels import MAX_WORDS, available_label_sets, load_label_set, parse_words
+from .reference import Reference, embeddings_under, open_reference
+from .safety import BoundedCache
 from .results import EmotionScores, Prediction, SongAnalysis, ValenceArousal, WordExplanation
 from .segments import default_device
 from .text import TextEncoder
@@ -99,8 +100,7 @@ class EmotionPipeline:
                                                 else self.reference_file)
         self.calibration_notices = [notice] if notice else []
         self.reference_embeddings = self._pole_calibrator = None
-        with self._calibrators.lock:
-            self._calibrators.clear()
+        self._calibrators.clear()
         if self.reference is not None:
             self.reference_embeddings = embeddings_under(self.reference, self.adapter,
                                                          self.adapter_card["sha256"])
@@ -112,7 +112,7 @@ class EmotionPipeline:
         """Calibrator over the reference songs' cosines with `words` (a small LRU)."""
         if self.reference is None:
             return None
-        return self._calibrators.fetch(tuple(words), lambda: Calibrator(
+        return self._calibrators.get_or_create(tuple(words), lambda: Calibrator(
             self.reference_embeddings @ embeddings.T, self.reference.weights))
 
     @property
@@ -137,7 +137,8 @@ class EmotionPipeline:
         cap = int(self.max_seconds * rate)
         if isinstance(audio, (str, Path)):
             name = name or Path(audio).name
-            samples = load_audio(audio, rate, max_seconds=self.max_seconds, trim=trim)
+            samples = load_audio(audio, rate, max_seconds=self.max_seconds, trim=trim,
+                                 name=name)
         else:
             if isinstance(audio, tuple):
                 sr, audio = audio
@@ -210,8 +211,9 @@ class EmotionPipeline:
 
     def score(self, song: SongAnalysis, words: str | list[str], top_k: int = 3) -> EmotionScores:
         """Every word against every segment and the song: calibrated scores in [0, 1] and raw
-        cosines; never touches audio."""
-        words = parse_words(words)
+        cosines; never touches audio. Typed text (a str) may hold at most `MAX_WORDS` words; a
+        list (e.g. a built-in vocabulary) may be longer."""
+        words = parse_words(words, max_words=MAX_WORDS if isinstance(words, str) else None)
         top_k = max(1, min(top_k, len(words)))
         word_embeddings = self.text.embed(words)
         segment_raw = song.segment_embeddings @ word_embeddings.T

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections import OrderedDict
 from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
+from .safety import BoundedCache
 from .calibration import (Calibrator, ReferenceCorpus, embed_corpus, load_reference,
                           reference_path, song_means)
 from .valence_arousal import VAHead
@@ -30,26 +30,6 @@ class Reference:
     head: VAHead | None  # the valence/arousal head stored with it
     head_calibrator: Calibrator | None  # over the reference songs' raw head outputs (song means)
     meta: dict
-
-
-class BoundedCache(OrderedDict):
-    """A small thread-safe LRU: `fetch(key, make)` returns the cached value or stores make()."""
-
-    def __init__(self, size: int):
-        super().__init__()
-        self.size, self.lock = size, threading.Lock()
-
-    def fetch(self, key, make: Callable):
-        with self.lock:
-            if key in self:
-                self.move_to_end(key)
-                return self[key]
-        value = make()
-        with self.lock:
-            self[key] = value
-            while len(self) > self.size:
-                self.popitem(last=False)
-        return value
 
 
 _EMBEDDED = BoundedCache(EMBEDDED_CACHE)  # (path, mtime, adapter SHA-256) -> (N, 384)
@@ -94,5 +74,5 @@ def embeddings_under(reference: Reference, adapter, sha256: str) -> np.ndarray:
     corpus = reference.corpus
     if corpus.adapter_sha256 == sha256 and corpus.song_embeddings is not None:
         return corpus.song_embeddings
-    return _EMBEDDED.fetch((reference.path, reference.mtime_ns, sha256), lambda: embed_corpus(
+    return _EMBEDDED.get_or_create((reference.path, reference.mtime_ns, sha256), lambda: embed_corpus(
         adapter, dataclasses.replace(corpus), sha256).song_embeddings)

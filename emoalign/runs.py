@@ -34,7 +34,8 @@ def run_training(config: TrainConfig, encoder, out_dir: str | Path,
                  on_epoch: Callable[[dict], None] | None = None,
                  features_dir: str | Path | None = None,
                  zero_shot_splits: tuple[str, ...] = ("test",),
-                 card: dict | None = None) -> TrainingRun:
+                 card: dict | None = None,
+                 should_stop: Callable[[], bool] | None = None) -> TrainingRun:
     """Encode, train, evaluate and save one adapter: the job of the app's Train tab and of
     train/train.py.
 
@@ -50,6 +51,7 @@ def run_training(config: TrainConfig, encoder, out_dir: str | Path,
 
     `progress(fraction, message)` is called for every encoded track and every epoch (tqdm
     bars are shown only without it); `on_epoch(row)` gets each epoch's history row.
+    `should_stop()` is asked before every track and every batch; True raises `jobs.Stopped`.
     """
     if encoder.name != config.encoder:
         raise ValueError(f"config.encoder is {config.encoder!r}, the encoder {encoder.name!r}")
@@ -65,7 +67,7 @@ def run_training(config: TrainConfig, encoder, out_dir: str | Path,
             report(0.0, f"Encoding {d} with {encoder.name} (once; cached in {path.parent})")
             features[d] = extract_features(
                 encoder, d, path, dataset, max_segments=config.max_segments,
-                progress=progress is None,
+                progress=progress is None, should_stop=should_stop,
                 on_track=lambda done, total, d=d: report(
                     done / total, f"Encoding {d} with {encoder.name}: track {done} of {total}"))
         elif path.is_file():
@@ -81,7 +83,7 @@ def run_training(config: TrainConfig, encoder, out_dir: str | Path,
 
     result = train(config, {d: features[d] for d in config.datasets},
                    {d: tracks[d] for d in config.datasets}, progress=progress is None,
-                   on_epoch=epoch)
+                   on_epoch=epoch, should_stop=should_stop)
     report(1.0, "Evaluating")
     trained = {tracks[d].spec.label_set for d in config.datasets}
     scores, metrics, skipped = {}, [], []

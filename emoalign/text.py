@@ -7,11 +7,13 @@ a hub id or a local path can override it.
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
 
 TEXT_DIM = 384
+CACHE_SIZE = 20_000  # embeddings kept (least recently used dropped): 20,000 x 384 x 4 B = 31 MB
 
 
 def default_text_model() -> str:
@@ -21,13 +23,16 @@ def default_text_model() -> str:
 
 
 class TextEncoder:
-    """Embeds strings with a sentence-transformers model; every string is embedded once."""
+    """Embeds strings with a sentence-transformers model. Embeddings are cached, least recently
+    used first out, at most `cache_size` of them (`CACHE_SIZE`)."""
 
-    def __init__(self, model: str | None = None, device: str = "cpu"):
+    def __init__(self, model: str | None = None, device: str = "cpu",
+                 cache_size: int = CACHE_SIZE):
         from sentence_transformers import SentenceTransformer
         self.model_name = model or default_text_model()
         self.model = SentenceTransformer(self.model_name, device=device)
-        self._cache: dict[str, np.ndarray] = {}
+        self.cache_size = cache_size
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()  # the app calls from several worker threads
 
     def embed(self, texts: list[str] | str) -> np.ndarray:
@@ -35,11 +40,17 @@ class TextEncoder:
         if isinstance(texts, str):
             texts = [texts]
         with self._lock:
-            missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+            known = {t: self._cache[t] for t in dict.fromkeys(texts) if t in self._cache}
+            missing = [t for t in dict.fromkeys(texts) if t not in known]
             if missing:
                 vectors = self.model.encode(missing, normalize_embeddings=True,
                                             convert_to_numpy=True, batch_size=64)
-                self._cache.update(zip(missing, vectors.astype(np.float32)))
+                known.update(zip(missing, vectors.astype(np.float32)))
+            for text in known:
+                self._cache[text] = known[text]
+                self._cache.move_to_end(text)
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
             if not texts:
                 return np.zeros((0, TEXT_DIM), np.float32)
-            return np.stack([self._cache[t] for t in texts])
+            return np.stack([known[t] for t in texts])

@@ -12,10 +12,7 @@ from typing import Callable
 
 import numpy as np
 
-try:
-    from .segments import EncodedSegments
-except ImportError:  # pragma: no cover - before the move to segments.py
-    from .encoders import EncodedSegments
+from .segments import EncodedSegments
 
 TONAL_SAMPLE_RATE = 16000  # shared with musicnn, so one resampled song feeds both
 CHROMA_FFT = 4096  # 256 ms at 16 kHz: ~4 Hz bins, enough to separate semitones above ~60 Hz

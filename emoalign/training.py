@@ -233,8 +233,10 @@ def build_adapter(config: TrainConfig, input_dim: int, train_features: list[np.n
 def train(config: TrainConfig, features: dict[str, FeatureSet] | None = None,
           tracks: dict[str, Tracks] | None = None, progress: bool = True,
           data: RunData | None = None,
-          on_epoch: Callable[[dict], None] | None = None) -> TrainResult:
+          on_epoch: Callable[[dict], None] | None = None,
+          should_stop: Callable[[], bool] | None = None) -> TrainResult:
     """Train one adapter. `features` / `tracks` default to the cache and the shared data.
+    `should_stop()` is asked before every batch; True raises `jobs.Stopped`.
 
     Model selection: the epoch with the best mean song-level (vote) macro-F1 over the
     training datasets' `select_split` is kept.
@@ -265,6 +267,9 @@ def train(config: TrainConfig, features: dict[str, FeatureSet] | None = None,
                  else rng.choice(len(songs.features), len(songs.features), p=weights))
         totals = np.zeros(3)
         for b in range(0, len(order), config.batch_songs):
+            if should_stop is not None and should_stop():
+                from .jobs import Stopped
+                raise Stopped("stopped while training")
             idx = order[b:b + config.batch_songs]
             x, mask = pad_batch([songs.features[i] for i in idx])
             seg = mask.flatten()

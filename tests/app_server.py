@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import socket
 import subprocess
@@ -21,9 +22,46 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@dataclasses.dataclass
+class Server:
+    url: str
+    process: subprocess.Popen
+    log: str  # path of the server's log
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def status(self, field: str) -> int:
+        """A /proc/<pid>/status field in kB (VmRSS, VmHWM)."""
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+        raise KeyError(field)
+
+    def reset_peak(self) -> None:
+        """Reset VmHWM (peak RSS) to the current RSS."""
+        Path(f"/proc/{self.pid}/clear_refs").write_text("5")
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the server so far."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def log_text(self) -> str:
+        return Path(self.log).read_text(errors="replace")
+
+
 @contextlib.contextmanager
 def launched_app(env: dict[str, str] | None = None, timeout: float = 240.0):
-    """Yield the URL of a freshly launched app; the server is stopped afterwards.
+    """Yield the URL of a freshly launched app; the server is stopped afterwards."""
+    with launched_server(env, timeout) as server:
+        yield server.url
+
+
+@contextlib.contextmanager
+def launched_server(env: dict[str, str] | None = None, timeout: float = 240.0):
+    """Yield a freshly launched app as a `Server`; it is stopped afterwards.
 
     Raises with the server's log when it exits or does not answer within `timeout` s.
     """
@@ -49,7 +87,7 @@ def launched_app(env: dict[str, str] | None = None, timeout: float = 240.0):
                 raise TimeoutError(f"app.py did not answer in {timeout:.0f} s:\n{_tail(log.name)}")
             time.sleep(0.5)
         print(f"app ready at {url} after {time.monotonic() - started:.1f} s (log {log.name})")
-        yield url
+        yield Server(url, process, log.name)
     finally:
         process.terminate()
         try:

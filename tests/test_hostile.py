@@ -1,0 +1,620 @@
+"""Hostile visitors: every item of "Safe in front of strangers" through the real server in
+public mode (gradio_client), and the audio and adapter cases through the CLI as well.
+
+Each case asserts a clear message with no server path in it, that the server still answers
+afterwards, and, where a case could exhaust memory, the peak RSS against a normal run in the
+same test, as a ratio.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from app_server import launched_server
+from conftest import REPO, labelled_folder
+from hostile_corpus import audio_corpus, have_ffmpeg, word_corpus
+
+gradio_client = pytest.importorskip("gradio_client")
+from gradio_client import Client, handle_file  # noqa: E402
+from gradio_client.exceptions import AppError  # noqa: E402
+
+pytestmark = pytest.mark.slow
+CAP_SECONDS = 120
+LIBRARY_LIMIT = 3
+UPLOAD_MB = 40
+MAX_PEAK_RATIO = 1.3  # peak RSS of a hostile case / peak RSS of a normal one
+TRIM_PEAK_RATIO = 1.6  # the same for --trim of a long file: 15 min of audio is really decoded
+CALM, ROCK = "062", "150"
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory, data_dir):
+    cases = audio_corpus(tmp_path_factory.mktemp("corpus"),
+                         data_dir / "emotify" / "audio" / f"{CALM}.ogg", CAP_SECONDS)
+    return {c.name: c for c in cases}
+
+
+@pytest.fixture(scope="module")
+def server_tmp(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("server-tmp")
+
+
+def public_env(tmp_path_factory, server_tmp: Path, **extra) -> dict[str, str]:
+    return {"EMOALIGN_PUBLIC": "1", "EMOALIGN_MAX_SECONDS": str(CAP_SECONDS),
+            "EMOALIGN_LIBRARY_LIMIT": str(LIBRARY_LIMIT), "EMOALIGN_MAX_UPLOAD_MB": str(UPLOAD_MB),
+            "EMOALIGN_TRAINED": str(tmp_path_factory.mktemp("trained")),
+            "EMOALIGN_FEATURES": str(tmp_path_factory.mktemp("features")),
+            "TMPDIR": str(server_tmp), **extra}
+
+
+@pytest.fixture(scope="module")
+def public(tmp_path_factory, server_tmp, data_dir):
+    with launched_server(public_env(tmp_path_factory, server_tmp,
+                                    EMOALIGN_DATA=str(data_dir))) as server:
+        yield server
+
+
+@pytest.fixture
+def client(public):
+    client = Client(public.url, verbose=False)
+    yield client
+    client.close()
+
+
+def analyze(client, path, vocabulary="gems", trim=False):
+    return client.predict(handle_file(str(path)), vocabulary, 3, trim, api_name="/analyze")
+
+
+def refusal(call) -> str:
+    """The message of the AppError `call()` raises (fails when it raises none)."""
+    with pytest.raises(AppError) as error:
+        call()
+    return str(error.value)
+
+
+SERVER_PATHS = ("/tmp", "/work", "/etc", "/root", "/home", "/usr", "/proc", str(REPO),
+                "site-packages", "Traceback", "Error opening", "LibsndfileError")
+
+
+def assert_clean(message: str) -> None:
+    """A message for people: no server path, no raw exception text."""
+    for marker in SERVER_PATHS:
+        assert marker not in message, f"{marker!r} leaks in: {message}"
+
+
+def assert_serving(client, data_dir) -> None:
+    summary, *_ = analyze(client, data_dir / "emotify" / "audio" / f"{ROCK}.ogg")
+    assert "150.ogg" in summary
+
+
+def peak_kb(server, call) -> tuple[int, object]:
+    """Peak RSS (kB) of the server while `call()` runs, and what it returned or raised."""
+    server.reset_peak()
+    try:
+        outcome = call()
+    except AppError as error:
+        outcome = error
+    return server.status("VmHWM"), outcome
+
+
+def cli(*args: str, timeout: float = 600) -> tuple[int, str, str]:
+    """Run `python -m emoalign.cli`; returns (exit code, stdout, stderr)."""
+    result = subprocess.run([sys.executable, "-m", "emoalign.cli", *args], cwd=REPO,
+                            capture_output=True, text=True, timeout=timeout)
+    return result.returncode, result.stdout, result.stderr
+
+
+def cli_peak(*args: str, timeout: float = 600) -> tuple[int, str, int]:
+    """Run the CLI; returns (exit code, stderr, peak RSS in kB of that process alone)."""
+    with open(os.devnull, "w") as null:
+        process = subprocess.Popen([sys.executable, "-m", "emoalign.cli", *args], cwd=REPO,
+                                   stdout=null, stderr=subprocess.PIPE, text=True)
+        err = process.stderr.read()  # until the process closes it (it ends)
+        started = time.monotonic()
+        while True:
+            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.monotonic() - started > timeout:
+                process.kill()
+                raise TimeoutError(args)
+            time.sleep(0.05)
+        process.returncode = os.waitstatus_to_exitcode(status)
+    return process.returncode, err, usage.ru_maxrss
+
+
+# ---- 1. adapter cards are checked before anything is allocated --------------------------------
+
+
+def adapter_files(folder: Path, name: str, config: dict, weights: dict | bytes | None = None,
+                  card_extra: dict | None = None, card_text: str | None = None) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.safetensors"
+    if isinstance(weights, bytes):
+        path.write_bytes(weights)
+    else:
+        save_file(weights or {"input_mean": torch.zeros(200)}, str(path))
+    card = path.with_suffix(".json")
+    card.write_text(card_text if card_text is not None else
+                    json.dumps({"encoder": "musicnn", "config": config, **(card_extra or {})}))
+    return [path, card]
+
+
+HUGE = {"input_dim": 200, "d_model": 4096, "n_heads": 8, "n_layers": 2, "ff_dim": 16384}
+
+
+def hostile_adapters(folder: Path) -> dict[str, tuple[list[Path], str]]:
+    """name -> (files, regex of the refusal)."""
+    good = json.loads((REPO / "assets" / "adapters" / "musicnn-default.json").read_text())
+    shipped = REPO / "assets" / "adapters" / "musicnn-default.safetensors"
+    return {
+        "huge": (adapter_files(folder / "huge", "huge", HUGE), "parameters"),
+        "deep": (adapter_files(folder / "deep", "deep", {**HUGE, "d_model": 64, "ff_dim": 64,
+                                                         "n_layers": 1000}), "n_layers"),
+        "negative": (adapter_files(folder / "neg", "neg", {"input_dim": -5}), "input_dim"),
+        "strings": (adapter_files(folder / "str", "str", {"input_dim": "200"}), "input_dim"),
+        "heads": (adapter_files(folder / "heads", "heads", {"input_dim": 200, "d_model": 250,
+                                                            "n_heads": 8}), "divisible"),
+        "no-config": (adapter_files(folder / "noconf", "noconf", {}, card_text="{}"), "config"),
+        "not-json": (adapter_files(folder / "nojson", "nojson", {}, card_text="{'a': 1"), "JSON"),
+        "huge-card": (adapter_files(folder / "bigcard", "bigcard", {},
+                                    card_text=json.dumps({"x": "y" * (2 << 20)})), "larger"),
+        "mismatch": (adapter_files(folder / "mismatch", "mismatch", good["config"]),
+                     "does not hold the tensors"),
+        "pickle": (adapter_files(folder / "pickle", "pickle", good["config"],
+                                 weights=b"\x80\x04\x95" + bytes(5000)), "not a readable"),
+        "header-lies": (adapter_files(folder / "lies", "lies", good["config"],
+                                      weights=(10**12).to_bytes(8, "little") + b"{}"),
+                        "not a readable"),
+        "wrong-sha": (adapter_files(folder / "sha", "sha", good["config"],
+                                    weights=shipped.read_bytes(),
+                                    card_extra={"sha256": "0" * 64}), "SHA-256"),
+    }
+
+
+def test_adapter_cards_are_checked_before_allocating(public, client, data_dir, tmp_path):
+    adapters = hostile_adapters(tmp_path)
+    normal, _ = peak_kb(public, lambda: client.predict(
+        "musicnn", "musicnn-default", None, api_name="/set_model"))
+    for name, (files, expect) in adapters.items():
+        peak, outcome = peak_kb(public, lambda: client.predict(
+            "musicnn", "", [handle_file(str(f)) for f in files], api_name="/set_model"))
+        assert isinstance(outcome, AppError), name
+        assert re.search(expect, str(outcome)), (name, str(outcome))
+        assert_clean(str(outcome))
+        print(f"server peak RSS, adapter {name}: {peak / normal:.3f} x normal ({normal} kB)")
+        assert peak / normal < MAX_PEAK_RATIO, (name, peak, normal)
+    assert_serving(client, data_dir)
+    # a good adapter uploaded the same way is used
+    shipped = REPO / "assets" / "adapters" / "musicnn-default"
+    status = client.predict("musicnn", "", [handle_file(str(shipped.with_suffix(s)))
+                                            for s in (".safetensors", ".json")],
+                            api_name="/set_model")
+    assert "musicnn-default" in status and "ready" in status
+    assert_clean(status)
+
+
+def test_adapter_cards_through_the_cli(data_dir, tmp_path):
+    song = str(data_dir / "emotify" / "audio" / f"{CALM}.ogg")
+    code, err, normal = cli_peak("predict", song)
+    assert code == 0, err[-2000:]
+    adapters = hostile_adapters(tmp_path)
+    big = tmp_path / "too-big"
+    files = adapter_files(big, "big", json.loads(
+        (REPO / "assets" / "adapters" / "musicnn-default.json").read_text())["config"])
+    with open(files[0], "r+b") as f:
+        f.truncate(300 << 20)  # sparse: over the cap without using the disk
+    adapters["too-big"] = (files, "larger than")
+    for name in ("huge", "mismatch", "pickle", "too-big", "not-json"):
+        files, expect = adapters[name]
+        code, err, peak = cli_peak("predict", song, "--adapter", str(files[0]))
+        assert code == 2 and re.search(expect, err), (name, err[-1000:])
+        assert "Traceback" not in err
+        print(f"CLI peak RSS, adapter {name}: {peak / normal:.3f} x normal ({normal} kB)")
+        assert peak / normal < MAX_PEAK_RATIO, (name, peak, normal)
+
+
+# ---- 2. long audio: refused before decoding, trimmed while decoding, upload cap ---------------
+
+
+def test_long_audio_is_refused_before_it_is_decoded(public, client, corpus, data_dir):
+    normal, _ = peak_kb(public, lambda: analyze(client, data_dir / "emotify" / "audio"
+                                                f"/{CALM}.ogg"))
+    names = ["long-hour.flac", "long-tone.wav"] + (["long-hour.mka"] if have_ffmpeg() else [])
+    for name in names:
+        started = time.monotonic()
+        peak, outcome = peak_kb(public, lambda: analyze(client, corpus[name].path))
+        assert isinstance(outcome, AppError) and "the limit is 2 min" in str(outcome), name
+        assert "Analyse only the first" in str(outcome)
+        assert_clean(str(outcome))
+        print(f"server peak RSS, {name}: {peak / normal:.3f} x normal ({normal} kB)")
+        assert peak / normal < MAX_PEAK_RATIO, (name, peak, normal)
+        assert time.monotonic() - started < 20, name
+    for name in names:  # trimmed: only the first 2 min are decoded
+        peak, outcome = peak_kb(public, lambda: analyze(client, corpus[name].path, trim=True))
+        if name == "long-tone.wav":
+            assert "Only the first 2 min were analysed" in outcome[0]
+        else:
+            assert isinstance(outcome, AppError) and "silent" in str(outcome), name
+        print(f"server peak RSS, {name} trimmed: {peak / normal:.3f} x normal ({normal} kB)")
+        assert peak / normal < MAX_PEAK_RATIO, (name, peak, normal)
+    assert_serving(client, data_dir)
+
+
+def test_long_audio_through_the_cli(corpus, data_dir):
+    song = str(data_dir / "emotify" / "audio" / f"{CALM}.ogg")
+    code, err, normal = cli_peak("predict", song)
+    assert code == 0, err[-2000:]
+    names = ["long-hour.flac"] + (["long-hour.mka"] if have_ffmpeg() else [])
+    for name in names:
+        for trim in ((), ("--trim",)):
+            code, err, peak = cli_peak("predict", str(corpus[name].path), *trim)
+            assert code == 2 and ("silent" if trim else "the limit is 15 min") in err, err
+            ratio = TRIM_PEAK_RATIO if trim else MAX_PEAK_RATIO
+            print(f"CLI peak RSS, {name} {trim}: {peak / normal:.3f} x normal ({normal} kB)")
+            assert peak / normal < ratio, (name, trim, peak, normal)
+
+
+def test_uploads_have_a_size_cap(client, tmp_path, data_dir):
+    big = tmp_path / "big.wav"
+    with open(big, "wb") as f:
+        f.truncate((UPLOAD_MB + 1) << 20)
+    with pytest.raises(Exception) as error:
+        analyze(client, big)
+    assert re.search(r"size|large|exceed|413", str(error.value), re.I), str(error.value)
+    assert_serving(client, data_dir)
+
+
+# ---- 3. training takes no server paths, runs one job at a time, stops when asked --------------
+
+
+def train_args(folder="", labels_csv=None, uploads=None, datasets=(), epochs=2):
+    return ([*datasets], "labels", 0.0, 0.7736, epochs, "segment", folder, labels_csv,
+            "path", "emotions", "|", "split", uploads)
+
+
+def test_training_reads_no_server_path(client, data_dir, tmp_path):
+    audio, labels_csv = labelled_folder(tmp_path / "songs", data_dir, 8)
+    messages = []
+    for folder in ("/etc", "/no/such/folder", str(audio), "../../etc"):
+        message = refusal(lambda: client.predict(
+            *train_args(folder, handle_file(str(labels_csv))), api_name="/train"))
+        assert "does not read folders on the server" in message
+        assert_clean(message)
+        messages.append(message)
+    assert len(set(messages)) == 1  # the same answer whether the path exists or not: no oracle
+
+
+def test_training_on_uploads(client, data_dir, tmp_path):
+    audio, labels_csv = labelled_folder(tmp_path / "songs", data_dir, 8)
+    archive = tmp_path / "songs.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for clip in sorted((audio / "clips").iterdir()):
+            z.write(clip.resolve(), f"my-songs/clips/{clip.name}")  # one folder, zipped
+        z.writestr("../../evil.ogg", b"x")
+        z.writestr("/abs.ogg", b"x")
+    status, curve, metrics = client.predict(
+        *train_args(labels_csv=handle_file(str(labels_csv)),
+                    uploads=[handle_file(str(archive))]), api_name="/train")
+    assert "Saved **musicnn-custom-" in status
+    assert_clean(status)
+    assert [r[0] for r in metrics["data"]][0].startswith("custom-")
+    assert not (tmp_path.parent / "evil.ogg").exists()
+    # a file that is not audio among the uploads is refused by name
+    message = refusal(lambda: client.predict(
+        *train_args(labels_csv=handle_file(str(labels_csv)),
+                    uploads=[handle_file(str(labels_csv))]), api_name="/train"))
+    assert "labels.csv is neither an audio file nor a zip" in message
+
+
+def test_uploaded_archives_are_unpacked_safely(tmp_path, data_dir):
+    from emoalign.safety import UnsafeInput, stage_uploads
+    song = (data_dir / "emotify" / "audio" / f"{CALM}.ogg").read_bytes()
+    archive = tmp_path / "songs.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("a/../../escape.ogg", song)
+        z.writestr("/etc/abs.ogg", song)
+        z.writestr("notes.txt", "not audio")
+        z.writestr("ok/song.ogg", song)
+        link = zipfile.ZipInfo("ok/link.ogg")
+        link.external_attr = 0o120777 << 16  # a symlink member
+        z.writestr(link, "/etc/passwd")
+    staged = stage_uploads([archive], ["songs.zip"], tmp_path / "out")
+    assert staged == ["song.ogg"]  # one folder zipped: its name dropped; the rest skipped
+    assert sorted(p.name for p in (tmp_path / "out").rglob("*")) == ["song.ogg"]
+    bomb = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("silence.wav", bytes(50 << 20))
+    with pytest.raises(UnsafeInput, match="zip bomb"):
+        stage_uploads([bomb], ["bomb.zip"], tmp_path / "bomb")
+    with pytest.raises(UnsafeInput, match="more than the upload limit"):
+        stage_uploads([archive], ["songs.zip"], tmp_path / "small", max_bytes=1000)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not audio")
+    with pytest.raises(UnsafeInput, match="notes.txt is neither an audio file nor a zip"):
+        stage_uploads([notes], ["notes.txt"], tmp_path / "txt")
+
+
+def wait_for_progress(job, timeout: float = 120) -> None:
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        status = job.status()
+        if status.progress_data or job.outputs():
+            return
+        if job.done():
+            raise AssertionError(f"the job ended early: {job.exception()}")
+        time.sleep(0.5)
+    raise AssertionError("no progress")
+
+
+def test_one_training_job_at_a_time_and_cancel_stops_it(public, data_dir):
+    first, second = Client(public.url, verbose=False), Client(public.url, verbose=False)
+    try:
+        job = first.submit(*train_args(datasets=["emotify"], epochs=100), api_name="/train")
+        wait_for_progress(job)
+        message = refusal(lambda: second.predict(*train_args(datasets=["emotify"]),
+                                                 api_name="/train"))
+        assert "Another training job is running" in message
+        busy = public.cpu_seconds()
+        time.sleep(3)
+        assert public.cpu_seconds() - busy > 1.5  # it is encoding
+        job.cancel()
+        time.sleep(5)  # the batch or track in progress ends
+        idle = public.cpu_seconds()
+        time.sleep(5)
+        assert public.cpu_seconds() - idle < 1.0, "the cancelled job still burns the CPU"
+        # the slot is free again: the second visitor can start (and stop) a job
+        job = second.submit(*train_args(datasets=["emotify"], epochs=100), api_name="/train")
+        wait_for_progress(job)
+        assert "Stopping" in second.predict(api_name="/stop_training")
+        with pytest.raises(Exception):
+            job.result(timeout=60)
+    finally:
+        first.close()
+        second.close()
+
+
+def test_training_has_a_time_cap(tmp_path_factory, data_dir):
+    env = public_env(tmp_path_factory, tmp_path_factory.mktemp("capped-tmp"),
+                     EMOALIGN_DATA=str(data_dir), EMOALIGN_TRAIN_MAX_SECONDS="4")
+    with launched_server(env) as server:
+        client = Client(server.url, verbose=False)
+        started = time.monotonic()
+        message = refusal(lambda: client.predict(*train_args(datasets=["emotify"], epochs=100),
+                                                 api_name="/train"))
+        assert "time cap" in message and "Nothing was saved" in message
+        assert time.monotonic() - started < 60
+        idle = server.cpu_seconds()
+        time.sleep(4)
+        assert server.cpu_seconds() - idle < 1.0
+        client.close()
+
+
+# ---- 4. /set_model: no path oracle, caches keyed by identity and bounded ----------------------
+
+
+def test_set_model_is_no_path_oracle(client, data_dir):
+    messages = set()
+    for path in ("/etc/passwd", "/no/such.safetensors", "../../etc/shadow",
+                 str(REPO / "assets" / "adapters" / "musicnn-default.safetensors")):
+        message = refusal(lambda: client.predict("musicnn", path, None, api_name="/set_model"))
+        assert "does not open files on the server" in message
+        assert_clean(message)
+        messages.add(message)
+    assert len(messages) == 1
+    assert "musicnn-default" in client.predict("musicnn", "musicnn-default", None,
+                                               api_name="/set_model")
+    assert_serving(client, data_dir)
+
+
+def test_model_cache_is_keyed_by_identity_and_bounded():
+    import app
+    shipped = REPO / "assets" / "adapters" / "musicnn-default.safetensors"
+    spellings = [None, "musicnn-default", str(shipped), str(shipped.parent / ".." / "adapters"
+                                                          / shipped.name),
+                 os.path.relpath(shipped)]
+    models = app.Models(size=2)
+    pipes = {id(models.get(app.ModelChoice("musicnn", s))) for s in spellings}
+    assert len(pipes) == 1 and len(models._pipelines) == 1
+    assert app.MODELS._pipelines.size == app.MODEL_CACHE_SIZE
+
+
+# ---- 5. ffmpeg follows no references ---------------------------------------------------------
+
+
+def test_playlists_are_not_followed(client, corpus, data_dir):
+    if not have_ffmpeg():
+        pytest.skip("ffmpeg is not installed")
+    for name in ("hls.m3u8", "hls-as.ogg", "concat.ffconcat", "shadow.ffconcat", "plain.m3u",
+                 "song.cue"):
+        message = refusal(lambda: analyze(client, corpus[name].path))
+        assert "not a readable audio file" in message, (name, message)
+        assert_clean(message)
+    assert_serving(client, data_dir)
+
+
+def test_ffmpeg_has_a_timeout(corpus, monkeypatch):
+    if not have_ffmpeg():
+        pytest.skip("ffmpeg is not installed")
+    from emoalign import audio
+    monkeypatch.setattr(audio, "FFMPEG_TIMEOUT", 0.05)
+    with pytest.raises(audio.AudioError, match="took (too long|longer)"):
+        audio.load_audio(corpus["long-hour.mka"].path, 16000, max_seconds=None)
+
+
+# ---- 6. the "all" vocabulary, and errors keep earlier results --------------------------------
+
+
+def test_all_vocabulary_and_errors_keep_the_song(client, corpus, data_dir):
+    from emoalign.labels import load_label_set
+    n_all = len(load_label_set("all").labels)
+    assert n_all > 200
+    summary, _, _, scores, files = analyze(client, data_dir / "emotify" / "audio" / f"{CALM}.ogg",
+                                           "all")
+    assert len(scores["data"]) == n_all and len(files) == 2
+    refusal(lambda: analyze(client, corpus["text-as.ogg"].path))  # an error in between...
+    *_, notes = client.predict("calm", "062.ogg", 3, api_name="/score_words")
+    assert "062.ogg" in notes  # ...keeps the song analysed before it
+    _, _, _, scores, _ = client.predict("all", 3, api_name="/rescore")
+    assert len(scores["data"]) == n_all
+
+
+def test_all_vocabulary_through_the_cli(data_dir):
+    from emoalign.labels import load_label_set
+    code, out, err = cli("predict", str(data_dir / "emotify" / "audio" / f"{CALM}.ogg"),
+                            "--labels", "all", "--json")
+    assert code == 0, err[-2000:]
+    assert len(json.loads(out)["song"]) == len(load_label_set("all").labels)
+
+
+# ---- 7. downloads are per session and removed when it ends -----------------------------------
+
+
+def test_downloads_go_when_the_session_ends(public, server_tmp, data_dir):
+    client = Client(public.url, verbose=False)
+    (root,) = server_tmp.glob("emoalign-downloads-*")
+    mine = root / client.session_hash
+    for vocabulary in ("gems", "mtg", "cal500", "quadrants", "allmusic", "gems"):
+        analyze(client, data_dir / "emotify" / "audio" / f"{CALM}.ogg", vocabulary)
+    files = [p for p in mine.rglob("*") if p.is_file()]
+    assert 2 <= len(files) <= 8  # the newest few pairs of this session, not one pair per call
+    client.close()
+    deadline = time.monotonic() + 90
+    while mine.exists() and time.monotonic() < deadline:
+        time.sleep(1)
+    assert not mine.exists(), "the session's downloads outlived it"
+
+
+def test_session_files_keep_the_newest_and_sweep_old(tmp_path):
+    from emoalign.jobs import SessionFiles
+    files = SessionFiles(tmp_path, keep=2, max_age=3600)
+    made = [files.fresh("a/../b") for _ in range(4)]
+    assert [p.exists() for p in made] == [False, False, True, True]
+    assert made[-1].parent == tmp_path / "ab"  # no path tricks in a session id
+    old = files.fresh("old").parent
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    assert files.sweep(3600) == 1 and not old.exists() and made[-1].exists()
+    files.remove("a/../b")
+    assert not (tmp_path / "ab").exists()
+
+
+# ---- 8. the word-embedding cache is bounded --------------------------------------------------
+
+
+def test_word_cache_is_a_bounded_lru():
+    from emoalign.text import CACHE_SIZE, TextEncoder
+    assert 1000 <= CACHE_SIZE <= 100_000
+    text = TextEncoder(cache_size=50)
+    first = text.embed(["calm"])
+    text.embed([f"word {i}" for i in range(120)])
+    assert len(text._cache) == 50 and "calm" not in text._cache
+    np.testing.assert_allclose(text.embed(["calm"]), first, atol=1e-6)
+    text.embed(["calm", *[f"other {i}" for i in range(49)]])
+    assert "calm" in text._cache and len(text._cache) == 50
+
+
+# ---- 9. the bad-input corpus: clear messages, no server paths --------------------------------
+
+
+def test_bad_audio_corpus_through_the_server(public, client, corpus, data_dir):
+    assert len(corpus) + len(word_corpus()) >= 100
+    failures = []
+    for case in corpus.values():
+        if case.category == "long" or (case.path.is_symlink() and case.path.is_dir()):
+            continue  # long files: their own test; a link to a folder cannot be uploaded
+        try:
+            summary, *_ = analyze(client, case.path)
+            message = None
+        except AppError as error:
+            message = str(error)
+            assert_clean(message)
+        if case.expect is None:
+            if message is not None:
+                failures.append((case.name, message))
+        elif message is None or not re.search(case.expect, message):
+            failures.append((case.name, message or "analysed"))
+    assert not failures, failures
+    assert_serving(client, data_dir)
+
+
+CLI_CATEGORIES = ("truncated", "mislabelled", "zero-length", "channels", "sample rate",
+                  "archive", "playlist", "symlink")
+
+
+def test_bad_audio_corpus_through_the_cli(corpus):
+    # one case of each category (a CLI run loads the models: several seconds each)
+    seen, failures = set(), []
+    for case in corpus.values():
+        if case.category in seen or case.category not in CLI_CATEGORIES:
+            continue
+        seen.add(case.category)
+        code, out, err = cli("predict", str(case.path))
+        if case.expect is None:
+            ok = code == 0
+        else:
+            ok = code == 2 and re.search(case.expect, err) and "Traceback" not in err
+        if not ok:
+            failures.append((case.name, code, err[-500:]))
+    assert seen == set(CLI_CATEGORIES) and not failures, failures
+
+
+@pytest.mark.parametrize("words, expect", word_corpus(), ids=lambda v: repr(v)[:30])
+def test_absurd_word_lists(client, data_dir, words, expect):
+    analyze(client, data_dir / "emotify" / "audio" / f"{CALM}.ogg")
+    if expect is None:
+        *_, table, notes = client.predict(words, None, 3, api_name="/score_words")
+        assert "word(s) on" in notes and table["data"]
+    else:
+        message = refusal(lambda: client.predict(words, None, 3, api_name="/score_words"))
+        assert re.search(expect, message), message
+        assert len(message) < 400
+    *_, notes = client.predict("calm", None, 3, api_name="/score_words")
+    assert "**1** word(s)" in notes
+
+
+# ---- 10. user words and file names are escaped in Markdown -----------------------------------
+
+
+def test_words_and_names_are_escaped_in_markdown(client, corpus):
+    summary, *_ = analyze(client, corpus["<b>bold<_b> *song* [x](y).ogg"].path)
+    title = summary.splitlines()[0]  # the upload strips <>*; brackets and _ arrive
+    assert title.startswith("### ") and "\\[x\\](y).ogg" in title and "\\_b" in title
+    *_, notes = client.predict("**loud** <img src=x onerror=alert(1)>, [click](http://x)",
+                               None, 3, api_name="/score_words")
+    assert "<img" not in notes and "**loud**" not in notes and "[click]" not in notes
+    assert "\\*\\*loud\\*\\* &lt;img src=x onerror=alert(1)&gt;" in notes
+
+
+# ---- 11. odd sample rates are refused, limits are said ---------------------------------------
+
+
+def test_odd_sample_rates_are_refused(client, corpus):
+    for rate in (1, 100, 4000, 7999):
+        message = refusal(lambda: analyze(client, corpus[f"rate-{rate}.wav"].path))
+        assert f"sample rate of {rate} Hz" in message and "8 to 768 kHz" in message
+    summary, *_ = analyze(client, corpus["rate-8000.wav"].path)
+    assert "rate-8000.wav" in summary
+
+
+def test_the_library_limit_is_said(client, data_dir):
+    songs = [data_dir / "emotify" / "audio" / f"{t}.ogg" for t in (CALM, ROCK, "001", "100")]
+    for song in songs[:LIBRARY_LIMIT]:
+        summary, *_ = analyze(client, song)
+        assert "library keeps" not in summary
+    summary, *_ = analyze(client, songs[LIBRARY_LIMIT])
+    assert f"keeps the newest {LIBRARY_LIMIT} songs" in summary and "062.ogg" in summary
+    message = refusal(lambda: client.predict("calm", "062.ogg", 3, api_name="/score_words"))
+    assert "No song named" in message
