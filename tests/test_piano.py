@@ -1,6 +1,6 @@
 """The solo-piano sets: real fluidsynth renders of a real VGMIDI MIDI with each Debian GM
-soundfont, the measure-window labels on real measures.csv rows, MemoMusic's rescaling, and
-Russell quadrants."""
+soundfont (whole and trimmed), the measure-window labels on real measures.csv rows, and
+MemoMusic's rescaling (Russell quadrants: emoalign.valence_arousal.quadrant_of)."""
 
 from __future__ import annotations
 
