@@ -31,6 +31,9 @@ from emoalign.valence_arousal import PRODUCT_MODE  # noqa: E402
 
 ENCODER = "musicnn"
 DATASETS = ("emotify", "4q", "vgmidi@musescore", "memomusic@musescore", "memomusic@audio")
+# The head also learns from a second soundfont's renders (not stored: one render per piece in
+# the corpus), so it leans less on one renderer's sound.
+HEAD_EXTRA = ("vgmidi@fluidr3", "memomusic@fluidr3")
 HEAD_MODE = PRODUCT_MODE
 
 
@@ -74,14 +77,17 @@ def main(argv: list[str] | None = None) -> Path:
         raise SystemExit(f"adapter {args.adapter} takes {adapter.config.input_dim}-d features, "
                          f"the {ENCODER} cache holds {corpus.features.shape[1]}-d ones")
     embed_corpus(adapter, corpus, card["sha256"])
-    labelled = np.isfinite(targets).any(axis=0)
-    head = fit_corpus_head(corpus, targets, HEAD_MODE) if labelled.all() else None
+    extra = cached_datasets(HEAD_EXTRA, args.features_dir)
+    fit_on, fit_targets = (corpus, targets) if not extra else corpus_from_datasets(
+        datasets + extra, ENCODER, features_dir=args.features_dir, skip_uncached=True)
+    labelled = np.isfinite(fit_targets).any(axis=0)
+    head = fit_corpus_head(fit_on, fit_targets, HEAD_MODE) if labelled.all() else None
     if head is None:
         print("no valence/arousal head: none of the cached sets has valence and arousal labels "
               "(valence/arousal will come from calibrated pole words)")
     counts = {d: int(np.sum(np.char.startswith(corpus.ids.astype(str), d + "/")))
               for d in datasets}
-    meta = {"built_from": datasets, "counts": counts, "segments": int(len(corpus.features)),
+    meta = {"built_from": datasets, "head_also_fitted_on": extra, "counts": counts, "segments": int(len(corpus.features)),
             "date": datetime.date.today().isoformat(), "adapter": str(args.adapter),
             "head_mode": HEAD_MODE if head is not None else None}
     path = save_reference(corpus, args.out or reference_path(ENCODER),
