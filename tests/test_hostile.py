@@ -477,7 +477,7 @@ def test_all_vocabulary_through_the_cli(data_dir):
     code, out, err = cli("predict", str(data_dir / "emotify" / "audio" / f"{CALM}.ogg"),
                             "--labels", "all", "--json")
     assert code == 0, err[-2000:]
-    assert len(json.loads(out)["song"]) == len(load_label_set("all").labels)
+    assert len(json.loads(out)["ranking"]) == len(load_label_set("all").labels)
 
 
 # ---- 7. downloads are per session and removed when it ends -----------------------------------
