@@ -5,7 +5,8 @@
 Builds a real 3-minute song by joining real Emotify clips (from $EMOALIGN_DATA or
 ../shared/data; the bundled examples otherwise) into a temporary Ogg/Opus file, then times each
 stage separately (median of --repeat runs after one warm-up): decode + resample, encode,
-adapter, scoring the GEMS words, and re-scoring 20 new words (no audio). Prints peak memory.
+adapter, tonal features, scoring the GEMS words (calibrated), valence/arousal, and re-scoring 20
+new words (no audio). Prints peak memory.
 """
 
 from __future__ import annotations
@@ -78,8 +79,12 @@ def main() -> None:
         segments = split_segments(audio, rate)
         encode_s, encoded = timed(lambda: pipe.encoder.encode(segments), args.repeat)
         adapter_s, _ = timed(lambda: pipe.embed_features(encoded.features), args.repeat)
+        from emoalign.tonal import TONAL_SAMPLE_RATE, TonalEncoder
+        tonal_segments = split_segments(load_audio(song_path, TONAL_SAMPLE_RATE), TONAL_SAMPLE_RATE)
+        tonal_s, _ = timed(lambda: TonalEncoder().encode(tonal_segments), args.repeat)
         analyze_s, song = timed(lambda: pipe.analyze(song_path), args.repeat)
         score_s, _ = timed(lambda: pipe.score_label_set(song, "gems"), args.repeat)
+        va_s, _ = timed(lambda: pipe.valence_arousal(song), args.repeat)
         start = time.perf_counter()
         pipe.score(song, NEW_WORDS)  # 20 words never embedded before
         rescore_new_s = time.perf_counter() - start
@@ -88,8 +93,9 @@ def main() -> None:
     print(f"EmoAlign benchmark: {args.encoder}, {args.seconds:.0f}-s song ({len(segments)} "
           f"segments), {args.threads} torch threads, {os.cpu_count()} CPUs, median of {args.repeat}")
     rows = [("load models (once)", load_s), ("decode + resample", decode_s),
-            ("encode", encode_s), ("adapter", adapter_s), ("analyze (all of the above)", analyze_s),
-            ("score GEMS-9", score_s), ("re-score 20 new words", rescore_new_s),
+            ("encode", encode_s), ("adapter", adapter_s), ("tonal features", tonal_s),
+            ("analyze (all of the above)", analyze_s), ("score GEMS-9 (calibrated)", score_s),
+            ("valence/arousal (calibrated)", va_s), ("re-score 20 new words", rescore_new_s),
             ("re-score 20 words again (cached)", rescore_cached_s)]
     for name, seconds in rows:
         print(f"  {name:<34} {seconds:8.3f} s")
