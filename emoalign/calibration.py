@@ -55,20 +55,6 @@ class ReferenceCorpus:
     def song_features(self) -> list[np.ndarray]:
         return [self.features[a:b] for a, b in zip(self.offsets[:-1], self.offsets[1:])]
 
-    def song_tonal(self) -> list[np.ndarray]:
-        return [self.tonal[a:b] for a, b in zip(self.offsets[:-1], self.offsets[1:])]
-
-    def subset(self, keep: np.ndarray) -> "ReferenceCorpus":
-        """Only the songs where `keep` (N,) bool is true."""
-        rows = np.concatenate([np.arange(self.offsets[i], self.offsets[i + 1])
-                               for i in np.flatnonzero(keep)])
-        counts = np.diff(self.offsets)[keep]
-        pick = lambda a: None if a is None else a[keep]  # noqa: E731
-        return ReferenceCorpus(
-            self.ids[keep], self.datasets[keep], np.concatenate([[0], np.cumsum(counts)]),
-            self.features[rows], self.tonal[rows], self.encoder, pick(self.song_embeddings),
-            self.adapter_sha256, pick(self.valence), pick(self.arousal), pick(self.quadrant))
-
 
 class Calibrator:
     """Turns raw values into percentiles of a weighted reference sample, per column."""
@@ -102,11 +88,11 @@ class Calibrator:
         return 2.0 * self.percentile(values) - 1.0
 
 
-def word_calibrator(reference: ReferenceCorpus, word_embeddings: np.ndarray) -> Calibrator:
-    """Calibrator over the reference songs' cosines with each word: (W, 384) unit vectors."""
-    if reference.song_embeddings is None:
-        raise ValueError("the reference corpus has no song embeddings for this adapter")
-    return Calibrator(reference.song_embeddings @ word_embeddings.T, reference.weights)
+def word_calibrator(song_embeddings: np.ndarray, weights: np.ndarray,
+                    word_embeddings: np.ndarray) -> Calibrator:
+    """Calibrator over the reference songs' cosines with each word: (N, 384) reference song
+    embeddings (under the adapter in use), (N,) their weights, (W, 384) unit word vectors."""
+    return Calibrator(song_embeddings @ word_embeddings.T, weights)
 
 
 def meaning(score: float) -> str:

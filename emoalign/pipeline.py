@@ -22,7 +22,7 @@ import torch
 from .adapter import Adapter, load_adapter
 from .audio import (MAX_SECONDS, SEGMENT_SECONDS, AudioError, load_audio, prepare_audio,
                     silent_segments, split_segments)
-from .calibration import Calibrator
+from .calibration import Calibrator, word_calibrator
 from .clusters import PAPER_BANDWIDTH, PAPER_QUANTILE, LabelClusters, label_clusters
 from .encoders import DEFAULT_ENCODER, Encoder, load_encoder
 from .labels import MAX_WORDS, available_label_sets, load_label_set, parse_words
@@ -38,7 +38,6 @@ __all__ = ["EmotionPipeline", "EmotionScores", "Prediction", "Reference", "SongA
 
 FAMILIAR_SIMILARITY = 0.5  # a word this close (cosine) to a trained label is in known territory
 DEFAULT_LABELS = "gems"  # the words `predict` scores when none are given
-TONAL_RATE = 16000  # tonal.TONAL_SAMPLE_RATE
 CALIBRATOR_CACHE = 32  # word lists whose calibrators a pipeline keeps
 Progress = Callable[..., None]  # progress(fraction, desc=...) like gr.Progress
 
@@ -112,8 +111,8 @@ class EmotionPipeline:
         """Calibrator over the reference songs' cosines with `words` (a small LRU)."""
         if self.reference is None:
             return None
-        return self._calibrators.get_or_create(tuple(words), lambda: Calibrator(
-            self.reference_embeddings @ embeddings.T, self.reference.weights))
+        return self._calibrators.get_or_create(tuple(words), lambda: word_calibrator(
+            self.reference_embeddings, self.reference.weights, embeddings))
 
     @property
     def _needs_tonal(self) -> bool:
@@ -326,11 +325,11 @@ def _label_set_of() -> dict[str, str]:
 
 def _tonal(segments: np.ndarray, rate: int) -> np.ndarray:
     """(S, samples) segments at `rate` -> (S, 16) tonal features (computed at 16 kHz)."""
-    from .tonal import TonalEncoder
+    from .tonal import TONAL_SAMPLE_RATE, TonalEncoder
 
-    if rate != TONAL_RATE:
+    if rate != TONAL_SAMPLE_RATE:
         import soxr
-        segments = soxr.resample(np.ascontiguousarray(segments.T), rate, TONAL_RATE).T
+        segments = soxr.resample(np.ascontiguousarray(segments.T), rate, TONAL_SAMPLE_RATE).T
     return TonalEncoder().encode(np.ascontiguousarray(segments, dtype=np.float32)).features
 
 

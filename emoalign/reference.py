@@ -4,16 +4,14 @@ adapter of its encoder (cached by the adapter's SHA-256)."""
 from __future__ import annotations
 
 import dataclasses
-import threading
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
-from .safety import BoundedCache
 from .calibration import (Calibrator, ReferenceCorpus, embed_corpus, load_reference,
                           reference_path, song_means)
+from .safety import BoundedCache
 from .valence_arousal import VAHead
 
 EMBEDDED_CACHE = 4  # corpora re-embedded under adapters other than the stored one, per process

@@ -132,7 +132,7 @@ def test_oversized_files_are_refused_unread(tmp_path, monkeypatch):
 def test_word_calibrator_reads_cosines_against_the_reference():
     corpus = small_corpus(np.random.default_rng(4))
     words = np.eye(384, dtype=np.float32)[:3]  # three orthogonal unit "words"
-    calibrator = word_calibrator(corpus, words)
+    calibrator = word_calibrator(corpus.song_embeddings, corpus.weights, words)
     cosines = corpus.song_embeddings @ words.T
     best = cosines.argmax(axis=0)
     p = calibrator.percentile(cosines[best, np.arange(3)][None])[0]

@@ -98,10 +98,10 @@ def scored(kind: str, words: np.ndarray, reference, test) -> np.ndarray:
 
 
 def evaluate_fold(adapter, reference, heads, test_set: str) -> dict:
-    """Every metric on every track of `test_set` (the train corpus is `reference`)."""
+    """Every metric on every track of `test_set`; `reference` is the training collections'
+    corpus, already embedded under `adapter`."""
     test, _ = corpus_from_datasets([test_set], skip_uncached=SKIP_UNCACHED)
     embed_corpus(adapter, test)
-    embed_corpus(adapter, reference)
     tracks = load_tracks(test_set)
     out = {"n_songs": len(test)}
     weights = reference.weights
@@ -159,6 +159,7 @@ def held_out_runs(configs: list[str], seeds: list[int], epochs: int, log) -> lis
             for seed in seeds:
                 start = time.time()
                 adapter = train_adapter(sets, balanced, seed, epochs)
+                embed_corpus(adapter, reference)  # once per adapter, for all its test sets
                 for test_set in TEST_SETS[held_out]:
                     result = evaluate_fold(adapter, reference, heads, test_set)
                     rows.append({"config": name, "held_out": held_out, "test_set": test_set,

@@ -1,6 +1,7 @@
-"""results/generalisation.md from the JSON that train/generalisation.py writes.
+"""results/generalisation.md from the JSON files that train/generalisation.py writes.
 
-    python -m train.generalisation_report results/generalisation.json
+    python -m train.generalisation_report                     # results/generalisation*.json
+    python -m train.generalisation_report a.json b.json
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
+from emoalign.valence_arousal import PRODUCT_MODE, VA_MODES
+from train.generalisation import CALIBRATIONS
+
 PRIMARY = ("4q", "vgmidi@musescore", "memomusic@musescore")  # the quadrant target's sets
 PRODUCT_CONFIG = "base"  # the shipped adapter's recipe (see the in-domain table for why)
-from emoalign.valence_arousal import PRODUCT_MODE  # noqa: E402
-VA_METHODS = ("fused", "tonal", "encoder", "concat", "poles")
+VA_METHODS = (*VA_MODES, "poles")
 
 
 def _values(rows, key):
@@ -58,6 +61,7 @@ def write_report(json_paths: list[str | Path], md_path: str | Path) -> None:
     best = PRODUCT_CONFIG if any(r["config"] == PRODUCT_CONFIG for r in held) else best_words
     m = PRODUCT_MODE
     test_sets = list(dict.fromkeys(r["test_set"] for r in held))
+    va_sets = [t for t in test_sets if t != "emotify"]  # the sets with valence/arousal
     rows_of = lambda c, t: [r for r in held if r["config"] == c and r["test_set"] == t]  # noqa: E731
     seeds = ", ".join(map(str, data["seeds"]))
     out = [
@@ -95,7 +99,7 @@ def write_report(json_paths: list[str | Path], md_path: str | Path) -> None:
     primary = [mean(rows_of(best, t), f"va_macro_f1/{m}") for t in PRIMARY]
     out += ["", f"Mean quadrant macro-F1 over {', '.join(PRIMARY)}: **{np.nanmean(primary):.3f}** "
             "(target >= 0.50).", ""]
-    shares = [(t, mean(rows_of(best, t), f"va_max_share/{m}")) for t in test_sets if t != "emotify"]
+    shares = [(t, mean(rows_of(best, t), f"va_max_share/{m}")) for t in va_sets]
     out.append("Largest share of one predicted quadrant per set: "
                + ", ".join(f"{t} {s:.2f}" for t, s in shares) + " (target: none above 0.50).")
     out += ["", "Predicted quadrant shares (Q1/Q2/Q3/Q4), first seed: "
@@ -103,42 +107,39 @@ def write_report(json_paths: list[str | Path], md_path: str | Path) -> None:
 
     out += ["## Ablation: what each lever does (held-out quadrant macro-F1 from valence/arousal, "
             "held-out GEMS top-3 F1, held-out valence ROC-AUC)", "",
-            "| config | " + " | ".join(f"{t} quadrant F1" for t in test_sets if t != "emotify")
-            + " | emotify GEMS F1 | " + " | ".join(f"{t} valence AUC" for t in test_sets
-                                                  if t != "emotify") + " |",
+            "| config | " + " | ".join(f"{t} quadrant F1" for t in va_sets)
+            + " | emotify GEMS F1 | " + " | ".join(f"{t} valence AUC" for t in va_sets) + " |",
             "|---|" + "---:|" * (2 * (len(test_sets) - 1) + 1)]
     for c in dict.fromkeys(r["config"] for r in held):
         out.append(f"| {c} | " + " | ".join(cell(rows_of(c, t), f"va_macro_f1/{m}")
-                                            for t in test_sets if t != "emotify")
+                                            for t in va_sets)
                    + f" | {cell(rows_of(c, 'emotify'), 'gems_f1/percentile')} | "
                    + " | ".join(cell(rows_of(c, t), f"valence_roc_auc/{m}")
-                                for t in test_sets if t != "emotify") + " |")
+                                for t in va_sets) + " |")
     out += ["", "Configs: `base` = today's recipe (Emotify + 4Q, cluster targets, lambda 0.5); "
             "`piano` adds the other piano set's FluidR3 renders, labelled with their nearest "
             "circumplex words; `piano-balanced` also samples every collection equally often.", ""]
 
     out += [f"## Valence/arousal: head vs pole words (`{best}`)", "",
-            "| method | " + " | ".join(f"{t} V-AUC / A-AUC / quadrant F1" for t in test_sets
-                                     if t != "emotify") + " |",
+            "| method | " + " | ".join(f"{t} V-AUC / A-AUC / quadrant F1" for t in va_sets) + " |",
             "|---|" + "---|" * (len(test_sets) - 1)]
-    for m in VA_METHODS:
-        out.append(f"| {m} | " + " | ".join(
-            f"{cell(rows_of(best, t), f'valence_roc_auc/{m}')} / "
-            f"{cell(rows_of(best, t), f'arousal_roc_auc/{m}')} / "
-            f"{cell(rows_of(best, t), f'va_macro_f1/{m}')}" for t in test_sets if t != "emotify") + " |")
+    for method in VA_METHODS:  # not `m`: that is the product's head
+        out.append(f"| {method} | " + " | ".join(
+            f"{cell(rows_of(best, t), f'valence_roc_auc/{method}')} / "
+            f"{cell(rows_of(best, t), f'arousal_roc_auc/{method}')} / "
+            f"{cell(rows_of(best, t), f'va_macro_f1/{method}')}" for t in va_sets) + " |")
     out += ["", "`fused`: valence from tonal and encoder ridge heads averaged, arousal from the "
             "encoder; `tonal` / `encoder` / `concat`: one input block for valence; `poles`: "
             "cosine with positive minus negative pole words in the adapter's space.", ""]
 
     out += [f"## Calibration of word scores (`{best}`)", "",
-            "| scores | " + " | ".join(f"{t} quadrant-word F1 (max share)" for t in test_sets
-                                     if t != "emotify") + " | emotify GEMS F1 |",
+            "| scores | " + " | ".join(f"{t} quadrant-word F1 (max share)" for t in va_sets) + " | emotify GEMS F1 |",
             "|---|" + "---|" * len(test_sets)]
-    for kind in ("raw", "zscore", "percentile", "percentile+prompts"):
+    for kind in CALIBRATIONS:
         out.append(f"| {kind} | " + " | ".join(
             f"{cell(rows_of(best, t), f'words_macro_f1/{kind}')} "
             f"({cell(rows_of(best, t), f'words_max_share/{kind}', 2)})"
-            for t in test_sets if t != "emotify")
+            for t in va_sets)
             + f" | {cell(rows_of(best, 'emotify'), f'gems_f1/{kind}')} |")
     out += ["", "`raw`: cosine; `zscore`: minus the reference's mean cosine for the word, over "
             "its std; `percentile`: the weighted share of reference songs below (the product's "
