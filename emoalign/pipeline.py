@@ -28,7 +28,8 @@ from .encoders import DEFAULT_ENCODER, Encoder, load_encoder
 from .labels import MAX_WORDS, available_label_sets, load_label_set, parse_words
 from .reference import Reference, embeddings_under, open_reference
 from .safety import BoundedCache
-from .results import EmotionScores, Prediction, SongAnalysis, ValenceArousal, WordExplanation
+from .results import (EmotionScores, Prediction, SongAnalysis, ValenceArousal, WordExplanation,
+                      rank_order)
 from .segments import default_device
 from .text import TextEncoder
 from .valence_arousal import CIRCUMPLEX, pole_scores
@@ -223,7 +224,7 @@ class EmotionPipeline:
                                         calibrator.percentile(segment_raw)))
         votes = np.zeros(len(words), int)
         for raw, row in zip(segment_raw[~song.silent], segment_scores[~song.silent]):
-            votes[np.lexsort((-raw, -row))[:top_k]] += 1
+            votes[rank_order(row, raw)[:top_k]] += 1
         return EmotionScores(words, song.segment_starts, song_scores, segment_scores, song_raw,
                              segment_raw, votes, top_k, calibrator is not None)
 

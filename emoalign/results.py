@@ -47,6 +47,11 @@ class SongAnalysis:
         return mean / max(np.linalg.norm(mean), 1e-12)
 
 
+def rank_order(scores: np.ndarray, raw: np.ndarray) -> np.ndarray:
+    """Word indices best first: by score, the raw cosine breaking ties (many percentiles tie)."""
+    return np.lexsort((-raw, -scores))
+
+
 @dataclass
 class EmotionScores:
     """Words scored on one song. `song_scores` and `segment_scores` are THE scores: the share
@@ -65,7 +70,7 @@ class EmotionScores:
     @property
     def order(self) -> np.ndarray:
         """Word indices in ranking order: score, then raw cosine to break ties."""
-        return np.lexsort((-self.song_raw, -self.song_scores))
+        return rank_order(self.song_scores, self.song_raw)
 
     @property
     def top(self) -> list[str]:
@@ -74,7 +79,7 @@ class EmotionScores:
 
     def segment_order(self, s: int) -> np.ndarray:
         """Word indices of segment `s` in ranking order."""
-        return np.lexsort((-self.segment_raw[s], -self.segment_scores[s]))
+        return rank_order(self.segment_scores[s], self.segment_raw[s])
 
     def segment_top(self, s: int) -> list[str]:
         """The `top_k` best words of segment `s`."""
