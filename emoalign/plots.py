@@ -8,21 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import networkx as nx
 import numpy as np
 import plotly.graph_objects as go
-from plotly.colors import qualitative
 
 from .colours import QUADRANT_COLOURS, emotion_colour
 from .valence_arousal import QUADRANT_WORDS
 
-PALETTE = qualitative.Dark24 + qualitative.Light24
-SINGLETON_COLOUR = "#b0b0b0"  # labels alone in their cluster stay grey so real groups stand out
-SYMBOLS = ["circle", "square", "diamond", "triangle-up", "cross", "x", "pentagon", "hexagon",
-           "triangle-down", "star-triangle-up"]
-SHARED_SYMBOL = "star"  # a label present in several vocabularies
 HEIGHT = 420
-MAX_NAMED = 60  # maps with more points name only the user's songs and the labels
 # Figures follow the page's light or dark theme: transparent backgrounds, and grey text and
 # grid lines that read on both.
 INK = "#8a8f98"
@@ -137,106 +129,6 @@ def va_plane(valence: float, arousal: float, segments: np.ndarray | None = None,
     return _layout(fig, title, height=360, showlegend=False)
 
 
-def cluster_graph(labels: Sequence[str], assignments: Sequence[int], embeddings: np.ndarray,
-                  sources: dict[str, Sequence[str]], seed: int = 0,
-                  title: str = "Label clusters") -> go.Figure:
-    """Labels as nodes, laid out by networkx, coloured by cluster and shaped by vocabulary.
-
-    Edges join labels of the same cluster. The layout also pulls each label weakly towards
-    its three most similar labels (cosine of `embeddings`), so related clusters sit close.
-    `sources` maps each label to the vocabularies (titles) it comes from.
-    """
-    labels = list(labels)
-    assignments = np.asarray(assignments)
-    graph = nx.Graph()
-    graph.add_nodes_from(range(len(labels)))
-    cluster_edges = [(i, j) for i in range(len(labels)) for j in range(i + 1, len(labels))
-                     if assignments[i] == assignments[j]]
-    graph.add_edges_from(cluster_edges, weight=1.0)
-    if len(labels) > 1:
-        similarity = np.asarray(embeddings) @ np.asarray(embeddings).T
-        np.fill_diagonal(similarity, -np.inf)
-        for i, row in enumerate(similarity):
-            for j in np.argsort(-row)[:3]:
-                if not graph.has_edge(i, int(j)):
-                    graph.add_edge(i, int(j), weight=0.15 * max(float(row[j]), 0.0))
-    position = nx.spring_layout(graph, weight="weight", seed=seed, iterations=100,
-                                k=2.0 / np.sqrt(max(len(labels), 1)))
-    xy = np.array([position[i] for i in range(len(labels))]) if labels else np.zeros((0, 2))
-
-    sizes = np.bincount(assignments) if len(assignments) else np.zeros(0, int)
-    multi = [c for c in np.argsort(-sizes, kind="stable") if sizes[c] > 1]
-    colour_of = {int(c): PALETTE[k % len(PALETTE)] for k, c in enumerate(multi)}
-
-    fig = go.Figure()
-    edge_x, edge_y = [], []
-    for i, j in cluster_edges:
-        edge_x += [xy[i, 0], xy[j, 0], None]
-        edge_y += [xy[i, 1], xy[j, 1], None]
-    fig.add_trace(go.Scatter(x=edge_x, y=edge_y, mode="lines", hoverinfo="skip",
-                             line=dict(width=1, color="rgba(120,120,120,0.45)"),
-                             showlegend=False))
-    vocabularies = list(dict.fromkeys(s for label in labels for s in sources.get(label, ())))
-    symbol_of = {v: SYMBOLS[k % len(SYMBOLS)] for k, v in enumerate(vocabularies)}
-    groups: dict[str, list[int]] = {}
-    for i, label in enumerate(labels):
-        found = list(sources.get(label, ()))
-        key = found[0] if len(found) == 1 else "several vocabularies"
-        groups.setdefault(key, []).append(i)
-    for key, members in groups.items():
-        fig.add_trace(go.Scatter(
-            x=xy[members, 0], y=xy[members, 1], mode="markers+text", name=key,
-            text=[labels[i] for i in members], textposition="top center",
-            textfont=dict(size=10),
-            marker=dict(size=12, symbol=symbol_of.get(key, SHARED_SYMBOL),
-                        color=[colour_of.get(int(assignments[i]), SINGLETON_COLOUR)
-                               for i in members],
-                        line=dict(width=1, color="#333")),
-            hovertext=[f"<b>{labels[i]}</b><br>{', '.join(sources.get(labels[i], ()))}"
-                       f"<br>cluster {int(assignments[i]) + 1} ({sizes[assignments[i]]} labels)"
-                       for i in members],
-            hoverinfo="text"))
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False)
-    return _layout(fig, title, height=640, legend=dict(title="vocabulary (marker shape)"))
-
-
-def embedding_map(xy: np.ndarray, names: Sequence[str], kinds: Sequence[str],
-                  colours: Sequence[str], hover: Sequence[str] | None = None,
-                  title: str = "Embedding map") -> go.Figure:
-    """Scatter of a 2-D map. `kinds` per point: "label", "song" or "uploaded" (drawn larger
-    and outlined); `colours` holds the category each point is coloured by (e.g. the top
-    emotion), one legend entry per category."""
-    xy = np.asarray(xy, dtype=float)
-    hover = list(hover) if hover is not None else list(names)
-    categories = list(dict.fromkeys(colours))
-    colour_of = {c: PALETTE[k % len(PALETTE)] for k, c in enumerate(categories)}
-    style = {"label": dict(symbol="diamond-open", size=9, line=dict(width=2)),
-             "song": dict(symbol="circle", size=11, line=dict(width=1, color="#333")),
-             "uploaded": dict(symbol="star", size=20, line=dict(width=2, color="black"))}
-    fig = go.Figure()
-    for kind in ("label", "song", "uploaded"):
-        for category in categories:
-            members = [i for i in range(len(names)) if kinds[i] == kind and colours[i] == category]
-            if not members:
-                continue
-            marker = dict(style[kind])
-            marker["color"] = colour_of[category]
-            if kind == "label":
-                marker["line"] = dict(width=2, color=colour_of[category])
-            fig.add_trace(go.Scatter(
-                x=xy[members, 0], y=xy[members, 1],
-                mode="markers+text" if kind != "song" or len(names) <= MAX_NAMED else "markers",
-                text=[names[i] for i in members], textposition="top center",
-                textfont=dict(size=9, color="#555" if kind == "label" else "#000"),
-                marker=marker, name=f"{category} ({_KIND_NAMES[kind]})",
-                legendgroup=category, hovertext=[hover[i] for i in members],
-                hoverinfo="text"))
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False)
-    return _layout(fig, title, height=620)
-
-
 def loss_curve(history: Sequence[dict], title: str = "Training") -> go.Figure:
     """Lines of every numeric key of `history` (one dict per epoch, with an "epoch" key)."""
     fig = go.Figure()
@@ -251,9 +143,6 @@ def loss_curve(history: Sequence[dict], title: str = "Training") -> go.Figure:
     fig.update_layout(xaxis=dict(title="epoch"), yaxis=dict(title="loss"),
                       yaxis2=dict(title="metric", overlaying="y", side="right", showgrid=False))
     return _layout(fig, title, height=360)
-
-
-_KIND_NAMES = {"label": "label", "song": "song", "uploaded": "yours"}
 
 
 def _is_metric(key: str) -> bool:

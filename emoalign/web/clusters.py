@@ -64,9 +64,9 @@ def cluster_labels(label_sets: list[str], words: str, bandwidth: float, estimate
     rank = {label: r for r, group in enumerate(groups) for label in group}
     assignments = [rank[label] for label in clusters.labels]
     sizes = {r: len(g) for r, g in enumerate(groups)}
-    shown = [show_alone or sizes[a] > 1 or label in yours
-             for label, a in zip(clusters.labels, assignments)]
     highlight = found(clusters.labels, assignments, find)
+    shown = [show_alone or sizes[a] > 1 or label in yours or i in (highlight or ())
+             for i, (label, a) in enumerate(zip(clusters.labels, assignments))]
     multi = sum(len(group) > 1 for group in groups)
     figure = map_plots.cluster_figure(
         clusters.labels, positions(pipe, clusters.labels), assignments, sources, shown, highlight,
