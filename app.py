@@ -49,15 +49,15 @@ def build_app() -> gr.Blocks:
         session = gr.State(Session(limit=LIBRARY_LIMIT))
         gr.Markdown(INTRO, elem_id="intro")
         with gr.Tabs(elem_id="tabs"):
-            with gr.Tab("Song -> emotions", id="song"):
+            with gr.Tab("Song", id="song"):
                 song_events = song.build(session)
             with gr.Tab("Your words", id="words"):
                 words_song = words.build(session)
-            with gr.Tab("Explore songs", id="map") as map_tab:
+            with gr.Tab("Explore", id="map") as map_tab:
                 like_song, map_event = explore.build(session)
-            with gr.Tab("Label clusters", id="clusters") as clusters_tab:
+            with gr.Tab("Clusters", id="clusters") as clusters_tab:
                 cluster_event = clusters.build(session)
-            with gr.Tab("Train (advanced)", id="train"):
+            with gr.Tab("Train", id="train"):
                 training, trained_path, use_btn = train.build(session)
         status = gr.Markdown(elem_id="status")
         model_event, adapter_in, model_error = model.build(session, status)

@@ -66,7 +66,8 @@ def score_bars(words: Sequence[str], scores: Sequence[float], votes: Sequence[in
     else:
         fig.update_xaxes(title="cosine similarity (song mean embedding)")
     fig.update_yaxes(automargin=True, tickmode="linear", dtick=1)  # every label, no skipping
-    return _layout(fig, title, height=max(260, 90 + 26 * len(order)))
+    fig = _layout(fig, title, height=max(260, 110 + 26 * len(order)))
+    return fig.update_layout(margin=dict(b=50))
 
 
 def timeline_heatmap(segment_starts: Sequence[float], words: Sequence[str],
@@ -94,7 +95,8 @@ def timeline_heatmap(segment_starts: Sequence[float], words: Sequence[str],
     ticks = np.arange(0, edges[-1] + 1e-9, 30 if edges[-1] > 120 else 10) if len(edges) else []
     fig.update_xaxes(title="time (click a segment to play it)", range=[0, edges[-1]],
                      tickvals=list(ticks), ticktext=[_clock(t) for t in ticks])
-    return _layout(fig, title, height=max(240, 80 + 24 * len(order)))
+    fig = _layout(fig, title, height=max(260, 100 + 24 * len(order)))
+    return fig.update_layout(margin=dict(b=50))
 
 
 def va_plane(valence: float, arousal: float, segments: np.ndarray | None = None,
@@ -126,7 +128,8 @@ def va_plane(valence: float, arousal: float, segments: np.ndarray | None = None,
                      constrain="domain")
     fig.update_yaxes(range=[-1.05, 1.05], title="arousal (calm ... energetic)", zeroline=True,
                      scaleanchor="x", scaleratio=1)
-    return _layout(fig, title, height=360, showlegend=False)
+    fig = _layout(fig, title, height=400, showlegend=False)
+    return fig.update_layout(margin=dict(l=50, r=10, t=40, b=50))
 
 
 def loss_curve(history: Sequence[dict], title: str = "Training") -> go.Figure:

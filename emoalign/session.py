@@ -37,7 +37,7 @@ class Session:
     def song(self, name: str | None = None) -> SongAnalysis:
         name = name or self.current
         if not self.songs:
-            raise NoSong("Analyse a song first (tab 'Song -> emotions').")
+            raise NoSong("Analyse a song first (tab 'Song').")
         if name not in self.songs:
             raise NoSong(f"No song named {name!r} in this session; "
                          f"yours are: {', '.join(self.songs)}.")

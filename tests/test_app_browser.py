@@ -47,8 +47,9 @@ def page_errors(page) -> list[str]:
 
 
 def plot_points(page, elem_id: str) -> int:
-    return page.evaluate(f"""() => document.querySelector('#{elem_id} .js-plotly-plot').data
-        .reduce((n, t) => n + (t.x ? t.x.length : 0), 0)""")
+    """Points plotly drew in a figure (its calcdata: one entry per point of each trace)."""
+    return page.evaluate(f"""() => document.querySelector('#{elem_id} .js-plotly-plot')
+        .calcdata.reduce((n, trace) => n + trace.length, 0)""")
 
 
 def test_what_a_visitor_sees(app_url, browser, clip, tmp_path):
@@ -109,9 +110,9 @@ def test_phone_answer_above_the_fold(app_url, browser):
     context.close()
 
 
-def test_screenshots_of_every_tab(app_url):
+def test_screenshots_of_every_tab(app_url, browser):
     from emoalign.examples import load_examples
-    shots = capture_all(app_url, SHOTS, load_examples()[0].title)
+    shots = capture_all(browser, app_url, SHOTS, load_examples()[0].title)
     expected = {f"{tab}-{v}-{t}.png" for tab in TABS for v in VIEWPORTS for t in ("light", "dark")}
     assert expected <= {p.name for p in shots}
     assert all(p.stat().st_size > 10_000 for p in shots)

@@ -20,20 +20,19 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
          "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync"]
 VIEWPORTS = {"desktop": {"width": 1400, "height": 1000}, "phone": {"width": 390, "height": 844}}
 THEMES = ("light", "dark")
-TABS = {"song": "Song -> emotions", "words": "Your words", "map": "Explore songs",
-        "clusters": "Label clusters", "train": "Train (advanced)"}
+TABS = {"song": "Song", "words": "Your words", "map": "Explore", "clusters": "Clusters",
+        "train": "Train"}
 LONG = 240_000  # ms: the first analysis may load the models
 
 
 def open_tab(page, name: str) -> None:
     """Click a tab, through the overflow menu when the tab bar hides it (phones)."""
-    tab = page.get_by_role("tab", name=name)
-    if not tab.is_visible():
-        page.locator("#tabs .overflow-menu button, #tabs button.overflow-item-selected, "
-                     "#tabs .overflow-dropdown button").first.click()
-        page.get_by_role("button", name=name).last.click()
-    else:
+    tab = page.get_by_role("tab", name=name, exact=True)
+    if tab.count() and tab.is_visible():
         tab.click()
+    else:
+        page.get_by_role("button", name="More tabs").click()
+        page.locator("#tabs .overflow-dropdown button").filter(has_text=name).first.click()
 
 
 def shoot(page, path: Path) -> None:
@@ -71,17 +70,13 @@ def new_page(browser, url: str, viewport: str, theme: str):
     return context, page
 
 
-def capture_all(url: str, out: Path, example: str) -> list[Path]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
-        for viewport in VIEWPORTS:
-            for theme in THEMES:
-                context, page = new_page(browser, url, viewport, theme)
-                tour(page, out, f"{viewport}-{theme}", example)
-                context.close()
-        browser.close()
+def capture_all(browser, url: str, out: Path, example: str) -> list[Path]:
+    """Every tab at every width and theme, with a launched Playwright `browser`."""
+    for viewport in VIEWPORTS:
+        for theme in THEMES:
+            context, page = new_page(browser, url, viewport, theme)
+            tour(page, out, f"{viewport}-{theme}", example)
+            context.close()
     return sorted(out.glob("*.png"))
 
 
@@ -94,9 +89,13 @@ def main() -> None:
     from app_server import launched_app
     from emoalign.examples import load_examples
 
-    with launched_app() as url:
-        for path in capture_all(url, args.out, load_examples()[0].title):
+    from playwright.sync_api import sync_playwright
+
+    with launched_app() as url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        for path in capture_all(browser, url, args.out, load_examples()[0].title):
             print(path)
+        browser.close()
 
 
 if __name__ == "__main__":

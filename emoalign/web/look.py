@@ -58,6 +58,7 @@ CSS = """
 .emo-error div[role=alert] { border: 1px solid #e15759; border-left-width: 4px;
   border-radius: 6px; padding: 0.5em 0.8em; color: inherit;
   background: rgba(225, 87, 89, 0.08); }
+#va-plane .modebar-container, #timeline .modebar-container { display: none; }
 .js-plotly-plot .plotly .main-svg { background: transparent !important; }
 @media (max-width: 640px) {
   .gradio-container { padding: 4px !important; }
