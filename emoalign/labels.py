@@ -16,6 +16,13 @@ MAX_WORDS = 200  # more than this is almost surely a pasted document, not a voca
 MAX_WORD_CHARS = 80
 MAX_TEXT_CHARS = MAX_WORDS * (MAX_WORD_CHARS + 2)  # longer input is refused before parsing
 # Control characters, and invisible ones that reorder or hide text, are dropped from words.
+# MTG-Jamendo's theme and use tags: what music is for, not how it feels. Scored like any label,
+# but never offered as "feels like".
+THEME_TAGS = frozenset({"action", "adventure", "advertising", "background", "children",
+                        "christmas", "commercial", "corporate", "documentary", "drama", "film",
+                        "game", "holiday", "movie", "nature", "party", "retro", "soundscape",
+                        "space", "sport", "summer", "trailer", "travel", "ballad", "fast",
+                        "slow", "melodic", "deep"})
 _INVISIBLE = re.compile("[\x00-\x1f\x7f-\x9f\u200b\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 
 
@@ -26,6 +33,11 @@ class LabelSet:
     labels: tuple[str, ...]  # the strings that are embedded
     source: str = ""
     names: tuple[str, ...] = field(default=())  # short display names (quadrants: Q1..Q4)
+
+
+def is_emotion(label: str) -> bool:
+    """False for MTG's theme/use tags (film, christmas, ...), which describe a use, not a feeling."""
+    return label not in THEME_TAGS
 
 
 def available_label_sets() -> list[str]:

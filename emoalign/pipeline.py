@@ -228,6 +228,14 @@ class EmotionPipeline:
         return EmotionScores(words, song.segment_starts, song_scores, segment_scores, song_raw,
                              segment_raw, votes, top_k, calibrator is not None)
 
+    def score_embeddings(self, embeddings: np.ndarray, words: list[str]) -> np.ndarray:
+        """(N, 384) song embeddings (e.g. a whole library) -> (N, W) scores of `words`,
+        calibrated like `score`'s song scores (raw cosines without a reference)."""
+        word_embeddings = self.text.embed(list(words))
+        raw = np.asarray(embeddings) @ word_embeddings.T
+        calibrator = self._word_calibrator(list(words), word_embeddings)
+        return raw if calibrator is None else calibrator.percentile(raw)
+
     def valence_arousal(self, song: SongAnalysis) -> ValenceArousal:
         """Song and segment valence/arousal in [-1, 1]: the reference's head (or pole words
         without one) read against the reference songs; raw pole scores, clipped, without a

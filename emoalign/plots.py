@@ -8,34 +8,38 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import networkx as nx
 import numpy as np
 import plotly.graph_objects as go
-from plotly.colors import qualitative
 
-PALETTE = qualitative.Dark24 + qualitative.Light24
-SINGLETON_COLOUR = "#b0b0b0"  # labels alone in their cluster stay grey so real groups stand out
-SYMBOLS = ["circle", "square", "diamond", "triangle-up", "cross", "x", "pentagon", "hexagon",
-           "triangle-down", "star-triangle-up"]
-SHARED_SYMBOL = "star"  # a label present in several vocabularies
+from .colours import QUADRANT_COLOURS, emotion_colour
+from .valence_arousal import QUADRANT_WORDS
+
 HEIGHT = 420
-MAX_NAMED = 60  # maps with more points name only the user's songs and the labels
+# Figures follow the page's light or dark theme: transparent backgrounds, and grey text and
+# grid lines that read on both.
+INK = "#8a8f98"
+GRID = "rgba(138,143,152,0.25)"
 
 
 def _layout(fig: go.Figure, title: str, height: int = HEIGHT, **kwargs) -> go.Figure:
     fig.update_layout(title=dict(text=title, x=0.0, xanchor="left"), height=height,
-                      margin=dict(l=10, r=10, t=50, b=10), template="plotly_white", **kwargs)
+                      margin=dict(l=10, r=10, t=50, b=10), template="none",
+                      paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)",
+                      font=dict(color=INK), **kwargs)
+    fig.update_xaxes(gridcolor=GRID, zerolinecolor=GRID)
+    fig.update_yaxes(gridcolor=GRID, zerolinecolor=GRID)
     return fig
 
 
 def empty_figure(message: str, height: int = 240) -> go.Figure:
     """A blank figure carrying a short message (before anything has been computed)."""
     fig = go.Figure()
-    fig.add_annotation(text=message, showarrow=False, font=dict(size=14, color="#666"),
+    fig.add_annotation(text=message, showarrow=False, font=dict(size=14, color=INK),
                        xref="paper", yref="paper", x=0.5, y=0.5)
+    fig = _layout(fig, "", height=height)
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
-    return _layout(fig, "", height=height)
+    return fig
 
 
 def score_bars(words: Sequence[str], scores: Sequence[float], votes: Sequence[int] | None = None,
@@ -53,8 +57,8 @@ def score_bars(words: Sequence[str], scores: Sequence[float], votes: Sequence[in
               if votes is not None and n_segments else "") for i in order]
     fig = go.Figure(go.Bar(
         x=scores[order][::-1], y=[words[i] for i in order][::-1], orientation="h",
-        text=[f"{scores[i]:.3f}" for i in order][::-1], textposition="auto",
-        marker=dict(color=scores[order][::-1], colorscale="Viridis"),
+        text=[f"{scores[i]:.2f}" for i in order][::-1], textposition="auto",
+        textfont=dict(size=13), marker=dict(color=[emotion_colour(words[i]) for i in order][::-1]),
         hovertext=hover[::-1], hoverinfo="text"))
     if calibrated:
         fig.update_xaxes(title="score: share of the reference songs this song beats",
@@ -62,127 +66,70 @@ def score_bars(words: Sequence[str], scores: Sequence[float], votes: Sequence[in
     else:
         fig.update_xaxes(title="cosine similarity (song mean embedding)")
     fig.update_yaxes(automargin=True, tickmode="linear", dtick=1)  # every label, no skipping
-    return _layout(fig, title, height=max(260, 90 + 26 * len(order)))
+    fig = _layout(fig, title, height=max(260, 110 + 26 * len(order)))
+    return fig.update_layout(margin=dict(b=50))
 
 
 def timeline_heatmap(segment_starts: Sequence[float], words: Sequence[str],
                      segment_scores: np.ndarray, segment_seconds: float = 10.0,
                      top_n: int = 12, title: str = "Emotion timeline",
-                     calibrated: bool = False) -> go.Figure:
-    """Heatmap of (segments x words) scores; rows are the `top_n` words by mean score.
-    `calibrated` scores (shares of the reference songs) use a fixed 0-1 colour scale."""
+                     calibrated: bool = False, duration: float | None = None) -> go.Figure:
+    """Heatmap of (segments x words) scores on the song's time axis in seconds (the player's),
+    one cell per segment; rows are the `top_n` words by mean score. `calibrated` scores
+    (shares of the reference songs) use a fixed 0-1 colour scale."""
     segment_scores = np.asarray(segment_scores, dtype=float)
+    starts = np.asarray(segment_starts, dtype=float)
     order = np.argsort(-segment_scores.mean(axis=0), kind="stable")[:top_n]
-    labels = [f"{_clock(t)}-{_clock(t + segment_seconds)}" for t in segment_starts]
+    end = duration if duration else (starts[-1] + segment_seconds if len(starts) else 0)
+    edges = np.append(starts, max(end, starts[-1] + 1) if len(starts) else 0)
     z = segment_scores[:, order].T  # (words, segments)
     name = "score" if calibrated else "cosine"
+    spans = [f"{_clock(a)}-{_clock(b)}" for a, b in zip(edges[:-1], edges[1:])]
     fig = go.Figure(go.Heatmap(
-        z=z, x=labels, y=[words[i] for i in order], colorscale="Viridis",
-        colorbar=dict(title=name), **(dict(zmin=0, zmax=1) if calibrated else {}),
-        hovertemplate=f"%{{y}}<br>%{{x}}<br>{name} %{{z:.3f}}<extra></extra>"))
+        z=z, x=edges, y=[words[i] for i in order], colorscale="Viridis",
+        customdata=np.tile(np.array(spans, dtype=object), (len(order), 1)),
+        colorbar=dict(title=name, thickness=12), **(dict(zmin=0, zmax=1) if calibrated else {}),
+        hovertemplate=f"%{{y}}<br>%{{customdata}}<br>{name} %{{z:.2f}}"
+                      f"<br>click to play from here<extra></extra>"))
     fig.update_yaxes(autorange="reversed", automargin=True, tickmode="linear", dtick=1)
-    fig.update_xaxes(title="segment", type="category")
-    return _layout(fig, title, height=max(260, 80 + 26 * len(order)))
+    ticks = np.arange(0, edges[-1] + 1e-9, 30 if edges[-1] > 120 else 10) if len(edges) else []
+    fig.update_xaxes(title="time (click a segment to play it)", range=[0, edges[-1]],
+                     tickvals=list(ticks), ticktext=[_clock(t) for t in ticks])
+    fig = _layout(fig, title, height=max(260, 100 + 24 * len(order)))
+    return fig.update_layout(margin=dict(b=50))
 
 
-def cluster_graph(labels: Sequence[str], assignments: Sequence[int], embeddings: np.ndarray,
-                  sources: dict[str, Sequence[str]], seed: int = 0,
-                  title: str = "Label clusters") -> go.Figure:
-    """Labels as nodes, laid out by networkx, coloured by cluster and shaped by vocabulary.
-
-    Edges join labels of the same cluster. The layout also pulls each label weakly towards
-    its three most similar labels (cosine of `embeddings`), so related clusters sit close.
-    `sources` maps each label to the vocabularies (titles) it comes from.
-    """
-    labels = list(labels)
-    assignments = np.asarray(assignments)
-    graph = nx.Graph()
-    graph.add_nodes_from(range(len(labels)))
-    cluster_edges = [(i, j) for i in range(len(labels)) for j in range(i + 1, len(labels))
-                     if assignments[i] == assignments[j]]
-    graph.add_edges_from(cluster_edges, weight=1.0)
-    if len(labels) > 1:
-        similarity = np.asarray(embeddings) @ np.asarray(embeddings).T
-        np.fill_diagonal(similarity, -np.inf)
-        for i, row in enumerate(similarity):
-            for j in np.argsort(-row)[:3]:
-                if not graph.has_edge(i, int(j)):
-                    graph.add_edge(i, int(j), weight=0.15 * max(float(row[j]), 0.0))
-    position = nx.spring_layout(graph, weight="weight", seed=seed, iterations=100,
-                                k=2.0 / np.sqrt(max(len(labels), 1)))
-    xy = np.array([position[i] for i in range(len(labels))]) if labels else np.zeros((0, 2))
-
-    sizes = np.bincount(assignments) if len(assignments) else np.zeros(0, int)
-    multi = [c for c in np.argsort(-sizes, kind="stable") if sizes[c] > 1]
-    colour_of = {int(c): PALETTE[k % len(PALETTE)] for k, c in enumerate(multi)}
-
+def va_plane(valence: float, arousal: float, segments: np.ndarray | None = None,
+             name: str = "this song", quadrant: int | None = None,
+             title: str = "Valence / arousal") -> go.Figure:
+    """The song's point on the valence/arousal plane, [-1, 1] each, with the four quadrants
+    named in words and tinted in their colours; `segments` (S, 2) drawn as a faint path."""
     fig = go.Figure()
-    edge_x, edge_y = [], []
-    for i, j in cluster_edges:
-        edge_x += [xy[i, 0], xy[j, 0], None]
-        edge_y += [xy[i, 1], xy[j, 1], None]
-    fig.add_trace(go.Scatter(x=edge_x, y=edge_y, mode="lines", hoverinfo="skip",
-                             line=dict(width=1, color="rgba(120,120,120,0.45)"),
-                             showlegend=False))
-    vocabularies = list(dict.fromkeys(s for label in labels for s in sources.get(label, ())))
-    symbol_of = {v: SYMBOLS[k % len(SYMBOLS)] for k, v in enumerate(vocabularies)}
-    groups: dict[str, list[int]] = {}
-    for i, label in enumerate(labels):
-        found = list(sources.get(label, ()))
-        key = found[0] if len(found) == 1 else "several vocabularies"
-        groups.setdefault(key, []).append(i)
-    for key, members in groups.items():
-        fig.add_trace(go.Scatter(
-            x=xy[members, 0], y=xy[members, 1], mode="markers+text", name=key,
-            text=[labels[i] for i in members], textposition="top center",
-            textfont=dict(size=10),
-            marker=dict(size=12, symbol=symbol_of.get(key, SHARED_SYMBOL),
-                        color=[colour_of.get(int(assignments[i]), SINGLETON_COLOUR)
-                               for i in members],
-                        line=dict(width=1, color="#333")),
-            hovertext=[f"<b>{labels[i]}</b><br>{', '.join(sources.get(labels[i], ()))}"
-                       f"<br>cluster {int(assignments[i]) + 1} ({sizes[assignments[i]]} labels)"
-                       for i in members],
-            hoverinfo="text"))
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False)
-    return _layout(fig, title, height=640, legend=dict(title="vocabulary (marker shape)"))
-
-
-def embedding_map(xy: np.ndarray, names: Sequence[str], kinds: Sequence[str],
-                  colours: Sequence[str], hover: Sequence[str] | None = None,
-                  title: str = "Embedding map") -> go.Figure:
-    """Scatter of a 2-D map. `kinds` per point: "label", "song" or "uploaded" (drawn larger
-    and outlined); `colours` holds the category each point is coloured by (e.g. the top
-    emotion), one legend entry per category."""
-    xy = np.asarray(xy, dtype=float)
-    hover = list(hover) if hover is not None else list(names)
-    categories = list(dict.fromkeys(colours))
-    colour_of = {c: PALETTE[k % len(PALETTE)] for k, c in enumerate(categories)}
-    style = {"label": dict(symbol="diamond-open", size=9, line=dict(width=2)),
-             "song": dict(symbol="circle", size=11, line=dict(width=1, color="#333")),
-             "uploaded": dict(symbol="star", size=20, line=dict(width=2, color="black"))}
-    fig = go.Figure()
-    for kind in ("label", "song", "uploaded"):
-        for category in categories:
-            members = [i for i in range(len(names)) if kinds[i] == kind and colours[i] == category]
-            if not members:
-                continue
-            marker = dict(style[kind])
-            marker["color"] = colour_of[category]
-            if kind == "label":
-                marker["line"] = dict(width=2, color=colour_of[category])
-            fig.add_trace(go.Scatter(
-                x=xy[members, 0], y=xy[members, 1],
-                mode="markers+text" if kind != "song" or len(names) <= MAX_NAMED else "markers",
-                text=[names[i] for i in members], textposition="top center",
-                textfont=dict(size=9, color="#555" if kind == "label" else "#000"),
-                marker=marker, name=f"{category} ({_KIND_NAMES[kind]})",
-                legendgroup=category, hovertext=[hover[i] for i in members],
-                hoverinfo="text"))
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False)
-    return _layout(fig, title, height=620)
+    for q, (x0, y0) in {1: (0, 0), 2: (-1, 0), 3: (-1, -1), 4: (0, -1)}.items():
+        fig.add_shape(type="rect", x0=x0, y0=y0, x1=x0 + 1, y1=y0 + 1, line_width=0,
+                      fillcolor=QUADRANT_COLOURS[q], opacity=0.28 if q == quadrant else 0.10,
+                      layer="below")
+        fig.add_annotation(x=x0 + 0.5, y=y0 + (0.92 if y0 == 0 else 0.08),
+                           text=f"{QUADRANT_WORDS[q]}", showarrow=False,
+                           font=dict(size=12, color=QUADRANT_COLOURS[q]))
+    if segments is not None and len(segments) > 1:
+        fig.add_trace(go.Scatter(x=segments[:, 0], y=segments[:, 1], mode="lines+markers",
+                                 name="10-s segments", line=dict(width=1, color=INK),
+                                 marker=dict(size=5, color=INK), opacity=0.6,
+                                 hovertemplate="segment<br>valence %{x:+.2f}<br>"
+                                               "arousal %{y:+.2f}<extra></extra>"))
+    fig.add_trace(go.Scatter(
+        x=[valence], y=[arousal], mode="markers", name=name,
+        marker=dict(size=18, symbol="circle",
+                    color=QUADRANT_COLOURS.get(quadrant or 0, "#e15759"),
+                    line=dict(width=2, color="white")),
+        hovertemplate=f"{name}<br>valence %{{x:+.2f}}<br>arousal %{{y:+.2f}}<extra></extra>"))
+    fig.update_xaxes(range=[-1.05, 1.05], title="valence (negative ... positive)", zeroline=True,
+                     constrain="domain")
+    fig.update_yaxes(range=[-1.05, 1.05], title="arousal (calm ... energetic)", zeroline=True,
+                     scaleanchor="x", scaleratio=1)
+    fig = _layout(fig, title, height=400, showlegend=False)
+    return fig.update_layout(margin=dict(l=50, r=10, t=40, b=50))
 
 
 def loss_curve(history: Sequence[dict], title: str = "Training") -> go.Figure:
@@ -199,9 +146,6 @@ def loss_curve(history: Sequence[dict], title: str = "Training") -> go.Figure:
     fig.update_layout(xaxis=dict(title="epoch"), yaxis=dict(title="loss"),
                       yaxis2=dict(title="metric", overlaying="y", side="right", showgrid=False))
     return _layout(fig, title, height=360)
-
-
-_KIND_NAMES = {"label": "label", "song": "song", "uploaded": "yours"}
 
 
 def _is_metric(key: str) -> bool:

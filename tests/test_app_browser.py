@@ -1,8 +1,10 @@
 """A real browser on the real app: Debian chromium driven by Playwright.
 
-Loads the page, uploads a real clip, waits for the results, visits every tab, and saves one
-screenshot per tab to docs/screenshots/<tab>.png (shown in the README).
-Needs /usr/bin/chromium (`apt-get install chromium`); skipped with that reason without it.
+Asserts what a visitor must see: the map of the reference corpus before any upload, the
+answer card's words and the song's point on the valence/arousal plane, an error confined to
+its widget, the answer above the fold on a 390-px phone; then tours every tab at desktop and
+phone widths in light and dark mode, writing screenshots to build/screenshots/ (git-ignored;
+`python -m tools.screenshots` refreshes docs/screenshots). Needs /usr/bin/chromium.
 """
 
 from __future__ import annotations
@@ -12,12 +14,10 @@ from pathlib import Path
 import pytest
 
 from app_server import REPO, launched_app
+from tools.screenshots import (CHROMIUM, FLAGS, LONG, TABS, VIEWPORTS, capture_all, new_page,
+                               open_tab)
 
-CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync"]
-SHOTS = REPO / "docs" / "screenshots"
-LONG = 240_000  # ms: first analysis loads the models; the first UMAP compiles (numba)
+SHOTS = REPO / "build" / "screenshots"
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not CHROMIUM.is_file(),
@@ -26,85 +26,94 @@ pytestmark = [pytest.mark.slow,
 
 
 @pytest.fixture(scope="module")
-def page(tmp_path_factory):
+def app_url():
+    with launched_app() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
     sync_api = pytest.importorskip("playwright.sync_api")
-    profile = tmp_path_factory.mktemp("chromium-profile")  # a fresh --user-data-dir
-    with launched_app() as url, sync_api.sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(profile), executable_path=str(CHROMIUM), headless=True, args=FLAGS,
-            viewport={"width": 1400, "height": 1000})
-        page = context.pages[0] if context.pages else context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.goto(url, wait_until="domcontentloaded")
-        page.get_by_text("EmoAlign: music emotions in your own words").wait_for(timeout=60_000)
-        yield page
-        context.close()
-        assert not errors, f"JavaScript errors on the page: {errors}"
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        yield browser
+        browser.close()
 
 
-def open_tab(page, name: str) -> None:
-    page.get_by_role("tab", name=name).click()
+def page_errors(page) -> list[str]:
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    return errors
 
 
-def shoot(page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.wait_for_timeout(1000)  # let plotly finish drawing
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+def plot_points(page, elem_id: str) -> int:
+    """Points plotly drew in a figure (its calcdata: one entry per point of each trace)."""
+    return page.evaluate(f"""() => document.querySelector('#{elem_id} .js-plotly-plot')
+        .calcdata.reduce((n, trace) => n + trace.length, 0)""")
 
 
-def no_error_toast(page) -> None:
-    toasts = page.locator(".toast-body.error")
-    assert toasts.count() == 0, toasts.first.inner_text()
-
-
-def test_upload_a_clip_and_see_the_results_on_every_tab(page, clip):
+def test_what_a_visitor_sees(app_url, browser, clip, tmp_path):
     from playwright.sync_api import expect
 
-    from app import load_examples
+    from emoalign.calibration import reference_path
+    from emoalign.examples import load_examples
+    from emoalign.reference import load_reference_once
 
+    path = reference_path("musicnn")
+    n_reference = len(load_reference_once(str(path), path.stat().st_mtime_ns).corpus)
     examples = load_examples()
-    if examples:  # a bundled example is analysed as soon as it is picked
-        page.get_by_role("button", name=examples[0].title).first.click()
-        expect(page.locator("#summary")).to_contain_text(examples[0].title, timeout=LONG)
-        page.locator("#song-audio button[aria-label='Clear']").click()
+    context, page = new_page(browser, app_url, "desktop", "light")
+    errors = page_errors(page)
+    # the map is alive before any upload: the reference corpus and the examples
+    open_tab(page, TABS["map"])
+    expect(page.locator("#map-info")).to_contain_text("0 yours", timeout=LONG)
+    assert plot_points(page, "map-plot") == n_reference + len(examples)
+    # a real clip: the answer card names three emotions, the VA plane shows its point
+    open_tab(page, TABS["song"])
     page.locator("#song-audio input[type=file]").set_input_files(str(clip("062")))
-    expect(page.locator("#summary")).to_contain_text("062.ogg", timeout=LONG)  # on upload
-    expect(page.locator("#summary")).to_contain_text("Feels like")
-    expect(page.locator("#bars .js-plotly-plot .bars path")).to_have_count(9)  # GEMS-9
+    hero = page.locator("#hero-card")
+    expect(hero).to_contain_text("062.ogg", timeout=LONG)
+    expect(hero.locator(".emo-feels b")).to_have_count(3)
+    expect(hero.locator(".emo-fill")).to_have_count(9)  # GEMS-9
+    expect(page.locator("#va-plane .scatterlayer .point").last).to_be_visible()
     expect(page.locator("#timeline .js-plotly-plot")).to_be_visible()
-    expect(page.locator("#scores-table")).to_contain_text("tenderness")
-    no_error_toast(page)
-    shoot(page, "song")
+    # a bad file: one message at the song widget, no path; the earlier answer stays
+    bad = tmp_path / "notes.ogg"
+    bad.write_text("this is not audio\n")
+    page.locator("#song-audio button[aria-label='Clear']").click()
+    page.locator("#song-audio input[type=file]").set_input_files(str(bad))
+    expect(page.locator("#song-error")).to_contain_text("readable", timeout=LONG)
+    assert "/tmp" not in page.locator("#song-error").inner_text()
+    expect(hero).to_contain_text("062.ogg")
+    assert page.locator(".toast-body.error").count() == 0
+    assert page.locator("#hero .error, #timeline .error, #va-plane .error").count() == 0
+    context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
 
-    open_tab(page, "Your words")
-    page.get_by_role("button", name="Score my words").click()
-    expect(page.locator("#words-notes")).to_contain_text("word(s) on 062.ogg", timeout=LONG)
-    expect(page.locator("#words-table")).to_contain_text("bittersweet")
-    no_error_toast(page)
-    shoot(page, "words")
 
-    open_tab(page, "Label clusters")  # opening the tab clusters MTG + CAL500
-    expect(page.locator("#cluster-counts")).to_contain_text("distinct labels", timeout=LONG)
-    expect(page.locator("#cluster-graph .js-plotly-plot")).to_be_visible()
-    no_error_toast(page)
-    shoot(page, "clusters")
+def test_phone_answer_above_the_fold(app_url, browser):
+    from playwright.sync_api import expect
 
-    open_tab(page, "Embedding map")
-    page.get_by_role("button", name="Draw the map").click()
-    expect(page.locator("#map-info")).to_contain_text("coloured by", timeout=LONG)
-    expect(page.locator("#map-plot .js-plotly-plot")).to_be_visible()
-    no_error_toast(page)
-    shoot(page, "map")
+    from emoalign.examples import load_examples
+    context, page = new_page(browser, app_url, "phone", "dark")
+    for name in TABS.values():  # every tab is reachable
+        open_tab(page, name)
+    open_tab(page, TABS["song"])
+    example = load_examples()[0].title
+    page.get_by_role("button", name=example).first.click()
+    expect(page.locator("#hero-card")).to_contain_text(example, timeout=LONG)
+    page.evaluate("window.scrollTo(0, 0)")
+    box = page.locator("#hero-card .emo-feels").bounding_box()
+    assert box["y"] + box["height"] < VIEWPORTS["phone"]["height"]
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= VIEWPORTS["phone"]["width"] + 2  # no sideways scrolling
+    context.close()
 
-    open_tab(page, "Search by emotion")
-    page.get_by_role("button", name="Search", exact=True).click()
-    expect(page.locator("#search-table")).to_contain_text("062.ogg", timeout=LONG)
-    page.get_by_role("button", name="Find similar songs").click()
-    expect(page.locator("#similar-table")).to_contain_text("bundled example", timeout=LONG)
-    no_error_toast(page)
-    shoot(page, "search")
 
-    open_tab(page, "Train (advanced)")
-    expect(page.get_by_role("button", name="Train", exact=True)).to_be_visible()
-    shoot(page, "train")
+def test_screenshots_of_every_tab(app_url, browser):
+    from emoalign.examples import load_examples
+    shots = capture_all(browser, app_url, SHOTS, load_examples()[0].title)
+    expected = {f"{tab}-{v}-{t}.png" for tab in TABS for v in VIEWPORTS for t in ("light", "dark")}
+    assert expected <= {p.name for p in shots}
+    assert all(p.stat().st_size > 10_000 for p in shots)
+    assert not (Path(REPO) / "docs" / "screenshots" / "song-desktop-light.png").is_symlink()

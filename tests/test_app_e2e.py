@@ -122,38 +122,46 @@ def test_every_main_action_has_an_api_name(client):
 
 
 def test_analyze_a_real_clip(client, clip):
-    summary, bars, timeline, scores, files = analyze(client, clip(CALM))
-    assert "### 062.ogg" in summary and "6 segment(s)" in summary
+    hero, plane, timeline, scores, files, details = analyze(client, clip(CALM))
+    assert "062.ogg" in hero and "6 segment(s)" in hero
     rows = table(scores)
-    assert [r["emotion"] for r in rows if r["rank"] <= 3] and len(rows) == 9  # GEMS-9
+    assert len(rows) == 9  # GEMS-9, every emotion in the Details table
     values = [r["score"] for r in rows]
     assert values == sorted(values, reverse=True) and all(0 <= v <= 1 for v in values)
     assert all(-1 <= r["raw cosine"] <= 1 for r in rows)
     top3 = [r["emotion"] for r in rows[:3]]
-    assert "**Feels like:** " + ", ".join(f"{r['emotion']} ({r['score']:.2f})"
-                                          for r in rows[:3]) in summary
-    assert "% of the reference songs" in summary  # what the number means, in one sentence
-    assert "Valence " in summary and "(quadrant " in summary
+    # the answer card: the three best words in order, a bar per emotion, what a score means
+    feels = re.search(r"Feels like: (.*?)</h2>", hero).group(1)
+    assert re.findall(r">([^<]+)</b>", feels) == top3
+    assert hero.count('class="emo-fill"') == 9 and "% of the reference songs" in hero
+    assert "valence " in hero and "quadrant " in hero and "mtt" not in hero.lower()
+    # the valence/arousal plane: one point for the song, in [-1, 1]
+    song_point = figure(plane)["data"][-1]
+    v, a = float(array(song_point["x"])[0]), float(array(song_point["y"])[0])
+    assert -1 <= v <= 1 and -1 <= a <= 1 and f"valence {v:+.2f}" in hero
+    assert "Model:" in details and "Segment votes" in details
     # the downloads hold the same numbers: the output contract, and the CSV
     csv_file = next(f for f in files if f.endswith(".csv"))
     json_file = next(f for f in files if f.endswith(".json"))
     exported = json.loads(Path(json_file).read_text())
     assert [r["word"] for r in exported["ranking"][:3]] == top3
     assert exported["calibrated"] is True and -1 <= exported["valence"] <= 1
+    assert exported["valence"] == pytest.approx(v, abs=1e-3)
     assert len(exported["segments"]) == 6
     assert Path(csv_file).read_text().splitlines()[0].startswith("level,start_s,word,rank,score,raw")
-    # the bar chart shows every label; the timeline is 9 words x 6 segments
-    assert sorted(figure(bars)["data"][0]["y"]) == sorted(r["emotion"] for r in rows)
+    # the timeline is 9 words x 6 segments on the song's time axis (seconds)
     heat = figure(timeline)["data"][0]
     assert array(heat["z"]).shape == (9, 6)
+    assert array(heat["x"])[0] == 0 and array(heat["x"])[-1] == pytest.approx(60, abs=0.5)
 
 
 def test_rescore_needs_no_audio(client, clip):
     analyze(client, clip(CALM))
-    summary, _, _, scores, _ = client.predict("quadrants", 1, api_name="/rescore")
+    hero, _, _, scores, _, _ = client.predict("quadrants", 1, api_name="/rescore")
     rows = table(scores)
     assert len(rows) == 4 and all(r["emotion"].startswith("Q") for r in rows)
     assert sum(int(r["segment votes"].split("/")[0]) for r in rows) == 6  # one vote a segment
+    assert "Feels like" in hero and ">Q1" not in hero  # plain words in the card
 
 
 def test_analyze_a_bundled_example(client):
@@ -161,8 +169,8 @@ def test_analyze_a_bundled_example(client):
     if not EXAMPLES:
         pytest.skip("no bundled examples in assets/examples")
     example = EXAMPLES[0]
-    summary, *_ , scores, files = analyze(client, example.path)
-    assert summary.startswith(f"### {example.title}")  # recognised by content, not by name
+    hero, _, _, scores, files, _ = analyze(client, example.path)
+    assert f">{example.title} · " in hero  # recognised by content, not by name
     assert len(table(scores)) == 9 and len(files) == 2
 
 
@@ -207,7 +215,7 @@ def test_odd_unicode_file_name(client, clip, tmp_path):
     odd = tmp_path / ("Sigur Ros \u2013 Hopp\u00edpolla \U0001F3B5 "
                       "\u0645\u0648\u0633\u064a\u0642\u0649.ogg")
     shutil.copy(clip(CALM), odd)
-    summary, *_, files = analyze(client, odd)
+    summary, _, _, _, files, _ = analyze(client, odd)
     assert "Hopp\u00edpolla" in summary
     assert all(Path(f).is_file() for f in files)
 
@@ -219,36 +227,61 @@ def test_words_before_any_song(client):
 
 def test_label_clusters(client):
     graph, clusters, counts, bandwidth = client.predict(
-        ["mtg", "cal500"], "wistful", 0.7736, False, api_name="/clusters")
+        ["mtg", "cal500"], "wistful", 0.7736, False, True, "", api_name="/clusters")
     rows = table(clusters)
     n_labels = sum(r["size"] for r in rows)
     assert f"**{n_labels}** distinct labels" in counts and f"**{len(rows)}** clusters" in counts
     assert bandwidth == pytest.approx(0.7736)
     assert any("wistful" in r["labels"].split("; ") for r in rows)
-    assert sorted(r["size"] for r in rows) == sorted((r["size"] for r in rows))
-    nodes = sum(len(array(t["x"])) for t in figure(graph)["data"]
-                if t.get("mode") == "markers+text")
-    assert nodes == n_labels
+
+    def nodes(graph) -> dict[str, tuple[float, float]]:
+        return {name: (float(x), float(y)) for t in figure(graph)["data"]
+                for name, x, y in zip(t["text"], array(t["x"]), array(t["y"]))}
+
+    everything = nodes(graph)
+    assert len(everything) == n_labels  # singletons shown on request
+    # by default labels alone in their cluster are hidden (your words stay), and a word is found
+    graph, *_ = client.predict(["mtg", "cal500"], "wistful, serene", 0.7736, False, False, "calm",
+                               api_name="/clusters")
+    shown = nodes(graph)
+    multi = sum(r["size"] for r in rows if r["size"] > 1)
+    assert multi <= len(shown) < n_labels and "wistful" in shown
+    # built-in labels keep their places when words are added
+    assert all(shown[label] == pytest.approx(everything[label]) for label in shown
+               if label in everything and label not in ("wistful", "serene"))
+    sizes = [m for t in figure(graph)["data"] for m in t["marker"]["size"]]
+    assert max(sizes) > min(sizes)  # 'calm' and its cluster drawn larger
     # the paper's estimate instead of the slider
     *_, estimated = client.predict(["gems"], "", 0.5, True, api_name="/clusters")
     assert estimated != pytest.approx(0.5)
 
 
-def test_embedding_map_search_and_similar(client, clip):
+def test_map_search_and_similar_start_from_the_reference(client, clip):
+    from app import EXAMPLES
+    from emoalign.calibration import reference_path
+    from emoalign.reference import load_reference_once
+    path = reference_path("musicnn")
+    n_reference = len(load_reference_once(str(path), path.stat().st_mtime_ns).corpus)
+    plot, info = client.predict("gems", "valence", False, api_name="/embedding_map")
+    points = sum(len(array(t["x"])) for t in figure(plot)["data"])
+    assert points == n_reference + len(EXAMPLES) and "0 yours" in info  # before any upload
     analyze(client, clip(CALM))
     analyze(client, clip(ROCK))
     plot, info = client.predict("gems", "predicted emotion", True, api_name="/embedding_map")
     points = sum(len(array(t["x"])) for t in figure(plot)["data"])
-    from app import EXAMPLES
-    assert points == len(EXAMPLES) + 2 + 9  # examples, our two songs, the GEMS labels
-    assert info.startswith("UMAP" if points >= MIN_UMAP_POINTS else "PCA") and "2 yours" in info
+    assert points == n_reference + len(EXAMPLES) + 2 + 9  # + our two songs, the GEMS words
+    assert "2 yours" in info
+    stars = [t for t in figure(plot)["data"] if t["marker"].get("symbol") == "star"]
+    assert sorted(n for t in stars for n in t["text"]) == ["062.ogg", "150.ogg"]
     ranked = table(client.predict("calm, peaceful", api_name="/search"))
     names = [r["song"] for r in ranked]
-    assert {"062.ogg", "150.ogg"} <= set(names) and len(names) == len(EXAMPLES) + 2
-    assert [r["score"] for r in ranked] == sorted((r["score"] for r in ranked), reverse=True)
+    assert {"062.ogg", "150.ogg"} <= set(names) and len(names) <= 22  # yours always listed
+    assert [r["rank"] for r in ranked] == sorted(r["rank"] for r in ranked)
+    assert any(r["source"].startswith("reference") for r in ranked)
     similar = table(client.predict("062.ogg", api_name="/similar"))
     others = [r["song"] for r in similar]
     assert "062.ogg" not in others and "150.ogg" in others
+    assert similar[0]["song"] == "Emotify 62"  # the same clip, in the reference corpus
 
 
 def test_set_model_keeps_songs_and_reports_missing_weights(client, clip):

@@ -462,13 +462,13 @@ def test_all_vocabulary_and_errors_keep_the_song(client, corpus, data_dir):
     from emoalign.labels import load_label_set
     n_all = len(load_label_set("all").labels)
     assert n_all > 200
-    summary, _, _, scores, files = analyze(client, data_dir / "emotify" / "audio" / f"{CALM}.ogg",
-                                           "all")
+    summary, _, _, scores, files, _ = analyze(
+        client, data_dir / "emotify" / "audio" / f"{CALM}.ogg", "all")
     assert len(scores["data"]) == n_all and len(files) == 2
     refusal(lambda: analyze(client, corpus["text-as.ogg"].path))  # an error in between...
     *_, notes = client.predict("calm", "062.ogg", 3, api_name="/score_words")
     assert "062.ogg" in notes  # ...keeps the song analysed before it
-    _, _, _, scores, _ = client.predict("all", 3, api_name="/rescore")
+    _, _, _, scores, _, _ = client.predict("all", 3, api_name="/rescore")
     assert len(scores["data"]) == n_all
 
 
@@ -590,8 +590,9 @@ def test_absurd_word_lists(client, data_dir, words, expect):
 
 def test_words_and_names_are_escaped_in_markdown(client, corpus):
     summary, *_ = analyze(client, corpus["<b>bold<_b> *song* [x](y).ogg"].path)
-    title = summary.splitlines()[0]  # the upload strips <>*; brackets and _ arrive
-    assert title.startswith("### ") and "\\[x\\](y).ogg" in title and "\\_b" in title
+    title = re.search(r'<p class="emo-song">(.*?)</p>', summary).group(1)
+    assert "[x](y).ogg" in title and "_b" in title  # the upload strips <>*; brackets arrive
+    assert "<" not in title.replace("&lt;", "")  # the card's HTML escapes the name
     *_, notes = client.predict("**loud** <img src=x onerror=alert(1)>, [click](http://x)",
                                None, 3, api_name="/score_words")
     assert "<img" not in notes and "**loud**" not in notes and "[click]" not in notes

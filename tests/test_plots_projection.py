@@ -45,40 +45,50 @@ def test_score_bars_rank_best_on_top_and_cut_to_top_n():
     assert "of 6 segments" in bar.hovertext[-1]
 
 
-def test_timeline_is_words_by_segments():
+def test_timeline_is_words_by_segments_on_the_time_axis():
     scores = np.random.default_rng(1).uniform(-1, 1, size=(4, 3))  # 4 segments, 3 words
-    fig = plots.timeline_heatmap([0, 10, 20, 30], ["a", "b", "c"], scores, top_n=2)
+    fig = plots.timeline_heatmap([0, 10, 20, 30], ["a", "b", "c"], scores, top_n=2,
+                                 duration=37.5)
     heat = fig.data[0]
     assert np.asarray(heat.z).shape == (2, 4)
-    assert list(heat.x) == ["0:00-0:10", "0:10-0:20", "0:20-0:30", "0:30-0:40"]
+    assert list(heat.x) == [0, 10, 20, 30, 37.5]  # cell edges in seconds, like the player
+    assert heat.customdata[0][-1] == "0:30-0:38"
     best = np.argsort(-scores.mean(axis=0))[:2]
     assert list(heat.y) == [["a", "b", "c"][i] for i in best]
 
 
-def test_cluster_graph_colours_clusters_and_shapes_vocabularies():
-    labels = ["calm", "relaxing", "sad", "happy", "angry"]
-    assignments = [0, 0, 1, 2, 3]
-    sources = {"calm": ["MTG"], "relaxing": ["MTG"], "sad": ["MTG", "CAL500"],
-               "happy": ["CAL500"], "angry": ["your words"]}
-    fig = plots.cluster_graph(labels, assignments, unit_rows(5), sources)
-    nodes = [t for t in fig.data if t.mode == "markers+text"]
-    assert sum(len(t.x) for t in nodes) == 5
-    by_name = {t.name: t for t in nodes}
-    assert set(by_name) == {"MTG", "several vocabularies", "CAL500", "your words"}
-    assert by_name["several vocabularies"].marker.symbol == plots.SHARED_SYMBOL
-    mtg_colours = list(by_name["MTG"].marker.color)
-    assert mtg_colours[0] == mtg_colours[1] != plots.SINGLETON_COLOUR  # one real cluster
-    assert by_name["CAL500"].marker.color[0] == plots.SINGLETON_COLOUR
-    edges = fig.data[0]
-    assert len(edges.x) == 3  # one within-cluster edge: x0, x1, None
+def test_va_plane_marks_the_song_and_names_the_quadrants():
+    fig = plots.va_plane(0.4, -0.3, np.array([[0.2, -0.1], [0.5, -0.4]]), "x.ogg", quadrant=4)
+    song = fig.data[-1]
+    assert (song.x[0], song.y[0]) == (0.4, -0.3)
+    texts = {a.text for a in fig.layout.annotations}
+    assert {"happy, energetic", "angry, tense", "sad, low", "calm, peaceful"} <= texts
+    assert fig.layout.paper_bgcolor == "rgba(0,0,0,0)"  # follows the page's theme
 
 
-def test_embedding_map_groups_points_by_kind_and_colour():
-    fig = plots.embedding_map(np.zeros((4, 2)), ["s1", "s2", "mine", "calm"],
-                              ["song", "song", "uploaded", "label"],
-                              ["calm", "sad", "calm", "calm"])
+def test_cluster_figure_hides_masked_labels_and_highlights():
+    from emoalign import map_plots
+    labels = ["calm", "relaxing", "sad", "happy", "<b>angry</b>"]
+    xy = np.arange(10, dtype=float).reshape(5, 2)
+    sources = {"calm": ["MTG"], "relaxing": ["MTG"], "sad": ["MTG", "CAL500"]}
+    fig = map_plots.cluster_figure(labels, xy, [0, 0, 1, 2, 3], sources,
+                                   [True, True, True, False, True], highlight={0, 1})
+    drawn = [name for t in fig.data for name in t.text]
+    assert sorted(drawn) == sorted(["calm", "relaxing", "sad", "<b>angry</b>"])
+    first = fig.data[0]
+    assert list(first.marker.size) == [18, 18] and first.marker.color == fig.data[0].marker.color
+    assert fig.data[1].marker.color == map_plots.SINGLETON
+    assert any("&lt;b&gt;angry" in h for t in fig.data for h in t.hovertext)
+    assert [a.text for a in fig.layout.annotations] == ["<b>1</b>"]  # one multi-label cluster
+
+
+def test_song_map_highlights_yours():
+    from emoalign import map_plots
+    fig = map_plots.song_map_figure(np.zeros((4, 2)), ["s1", "s2", "mine", "calm"],
+                                    ["reference", "reference", "yours", "label"],
+                                    ["calm", "sad", "calm", "calm"], ["a", "b", "c", "d"], "t")
     assert sum(len(t.x) for t in fig.data) == 4
-    mine = next(t for t in fig.data if "yours" in t.name)
+    mine = next(t for t in fig.data if t.name.startswith("your songs"))
     assert mine.marker.symbol == "star" and list(mine.text) == ["mine"]
 
 

@@ -1,0 +1,87 @@
+"""The songs a visitor can browse: the shipped reference corpus (real songs with their
+datasets' labels), the bundled examples and the visitor's own songs, as points with an
+embedding, a place on the precomputed map, valence/arousal and a known label.
+
+`reference_catalogue` builds the always-there part; `Catalogue.extend` adds any list of songs
+(the session's, or an indexed library's) placed on the stored map without refitting it.
+`search` and `similar` rank every point by cosine, best first.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from .atlas import SongMap, place
+from .projection import pca_2d
+from .valence_arousal import QUADRANT_WORDS
+
+DATASET_TITLES = {"emotify": "Emotify", "4q": "4Q", "vgmidi": "VGMIDI",
+                  "memomusic": "MemoMusic"}
+SOURCES = {"reference": "reference song", "example": "bundled example", "yours": "your song"}
+
+
+@dataclasses.dataclass
+class Catalogue:
+    names: list[str]
+    sources: list[str]  # "reference", "example", "yours" (or another name for a library)
+    datasets: list[str]  # collection title; "" for songs outside the reference
+    known: list[str]  # a known label (the dataset's quadrant words), "unknown" without one
+    embeddings: np.ndarray  # (N, 384) unit song embeddings
+    xy: np.ndarray  # (N, 2) map coordinates
+    valence: np.ndarray  # (N,) predicted, [-1, 1]
+    arousal: np.ndarray  # (N,)
+    n_anchor: int = 0  # the first n_anchor rows are the stored layout new songs are placed on
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def extend(self, names: list[str], embeddings: np.ndarray, sources: list[str],
+               valence_arousal: np.ndarray, known: list[str] | None = None) -> Catalogue:
+        """A copy with more songs, each placed among its nearest stored songs."""
+        if not names:
+            return self
+        embeddings = np.atleast_2d(np.asarray(embeddings, np.float64))
+        xy = (place(embeddings, self.embeddings[:self.n_anchor], self.xy[:self.n_anchor])
+              if self.n_anchor else np.zeros((len(names), 2)))
+        va = np.asarray(valence_arousal, np.float64).reshape(-1, 2)
+        return dataclasses.replace(
+            self, names=self.names + list(names), sources=self.sources + list(sources),
+            datasets=self.datasets + [""] * len(names),
+            known=self.known + list(known or ["unknown"] * len(names)),
+            embeddings=np.vstack([self.embeddings, embeddings]), xy=np.vstack([self.xy, xy]),
+            valence=np.concatenate([self.valence, va[:, 0]]),
+            arousal=np.concatenate([self.arousal, va[:, 1]]))
+
+    def search(self, query: np.ndarray, top: int | None = None) -> list[tuple[int, float]]:
+        """(row, cosine) of the songs nearest a unit query vector, best first."""
+        return _ranked(self.embeddings @ np.asarray(query, np.float64), top)
+
+    def similar(self, row: int, top: int | None = None) -> list[tuple[int, float]]:
+        """(row, cosine) of the songs most like song `row` (itself left out), best first."""
+        return [(i, s) for i, s in self.search(self.embeddings[row], None) if i != row][:top]
+
+
+def reference_catalogue(reference, embeddings: np.ndarray, song_map: SongMap | None
+                        ) -> Catalogue:
+    """The reference corpus as a catalogue: `embeddings` (N, 384) under the adapter in use,
+    coordinates and valence/arousal from the stored map (PCA and no values without one)."""
+    corpus = reference.corpus
+    titles = [DATASET_TITLES.get(d, d) for d in corpus.datasets]
+    names = [f"{t} {i.split('/', 1)[-1]}" for t, i in zip(titles, corpus.ids)]
+    quadrant = corpus.quadrant if corpus.quadrant is not None else np.zeros(len(corpus), int)
+    known = [QUADRANT_WORDS.get(int(q), "unknown") for q in quadrant]
+    if song_map is not None and len(song_map.xy) == len(corpus):
+        xy, valence, arousal = song_map.xy, song_map.valence, song_map.arousal
+    else:
+        xy, valence, arousal = pca_2d(embeddings), *np.full((2, len(corpus)), np.nan)
+    return Catalogue(names, ["reference"] * len(names), titles, known,
+                     np.asarray(embeddings, np.float64), np.asarray(xy, np.float64),
+                     np.asarray(valence, np.float64), np.asarray(arousal, np.float64),
+                     n_anchor=len(names))
+
+
+def _ranked(scores: np.ndarray, top: int | None) -> list[tuple[int, float]]:
+    order = np.argsort(-scores, kind="stable")[:top]
+    return [(int(i), round(float(scores[i]), 4)) for i in order]

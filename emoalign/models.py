@@ -1,0 +1,154 @@
+"""Which encoder + adapter serve, loaded once and shared: `Models` (a bounded cache of
+`EmotionPipeline`s keyed by the adapter's content) and `AnalysisCache` (song analyses by
+model, file content and trim). No UI here: the app, a CLI or a batch job can use them alike.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+
+from .adapter import ADAPTER_DIR, available_adapters
+from .audio import MAX_SECONDS
+from .encoders import DEFAULT_ENCODER, load_encoder
+from .pipeline import EmotionPipeline, SongAnalysis
+from .safety import BoundedCache, escape_markdown
+
+log = logging.getLogger("emoalign.models")
+
+MODEL_CACHE_SIZE = 3  # pipelines kept in memory (encoder + adapter + text model each)
+ANALYSIS_CACHE_SIZE = 256  # analyses kept (bundled examples are analysed once for all)
+
+
+def file_digest(path: str | Path, algorithm: str = "sha1") -> str:
+    """Hex digest of a file's content (read in 1 MiB blocks)."""
+    digest = hashlib.new(algorithm)
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelChoice:
+    """An encoder and an adapter (None: the encoder's shipped default)."""
+    encoder: str = os.environ.get("EMOALIGN_ENCODER") or DEFAULT_ENCODER
+    adapter: str | None = os.environ.get("EMOALIGN_ADAPTER") or None
+
+    @property
+    def adapter_name(self) -> str:
+        return Path(self.adapter).stem if self.adapter else f"{self.encoder}-default"
+
+    def describe(self) -> str:
+        return (f"encoder **{escape_markdown(self.encoder)}**, "
+                f"adapter **{escape_markdown(self.adapter_name)}**")
+
+
+class Models:
+    """`EmotionPipeline`s keyed by (encoder, SHA-256 of the adapter's weights and card), so every
+    spelling of one adapter shares one pipeline; at most `size` are kept (least recently used
+    dropped). Built on first use under a lock."""
+
+    def __init__(self, size: int = MODEL_CACHE_SIZE, max_seconds: float = MAX_SECONDS) -> None:
+        self._lock = threading.Lock()
+        self.max_seconds = max_seconds
+        self._encoders: dict[str, object] = {}
+        self._pipelines: BoundedCache[tuple, EmotionPipeline] = BoundedCache(size)
+        self._digests: BoundedCache[tuple, str] = BoundedCache(256)
+
+    def key(self, choice: ModelChoice) -> tuple[str, str]:
+        """(encoder, SHA-256s of the adapter's weights and card): the model's identity."""
+        if choice.adapter is None:
+            path = ADAPTER_DIR / f"{choice.encoder}-default.safetensors"
+        elif choice.adapter in available_adapters():
+            path = ADAPTER_DIR / f"{choice.adapter}.safetensors"
+        else:
+            path = Path(choice.adapter).with_suffix(".safetensors")
+        digests = []
+        for file in (path, path.with_suffix(".json")):  # the weights and the card they need
+            try:
+                stat = file.resolve().stat()
+            except OSError:  # loading will say what is missing
+                return choice.encoder, f"missing:{choice.adapter}"
+            signature = (str(file.resolve()), stat.st_size, stat.st_mtime_ns)
+            digest = self._digests.get(signature)
+            if digest is None:
+                digest = file_digest(file, "sha256")
+                self._digests.put(signature, digest)
+            digests.append(digest)
+        return choice.encoder, "+".join(digests)
+
+    def loaded(self, choice: ModelChoice) -> bool:
+        return self.key(choice) in self._pipelines
+
+    def get(self, choice: ModelChoice, progress: Callable | None = None) -> EmotionPipeline:
+        key = self.key(choice)
+        with self._lock:
+            pipe = self._pipelines.get(key)
+            if pipe is None:
+                if progress is not None:
+                    progress(0.0, desc=f"Loading {choice.encoder} (first use, a few seconds)")
+                start = time.perf_counter()
+                pipe = EmotionPipeline(self._encoder(choice.encoder), adapter=choice.adapter,
+                                       max_seconds=self.max_seconds)
+                self._pipelines.put(key, pipe)
+                log.info("loaded %s in %.1f s", choice, time.perf_counter() - start)
+            return pipe
+
+    def warm(self, choice: ModelChoice, words: list[str]) -> None:
+        """Load `choice` and embed `words` once, so that the first visitor waits for neither."""
+        pipe = self.get(choice)
+        pipe.text.embed(words)
+        pipe.builtin_clusters  # noqa: B018 - the word explanations need them
+
+    def encoder(self, name: str):
+        """The encoder alone (feature extraction for training needs no adapter)."""
+        with self._lock:
+            return self._encoder(name)
+
+    def _encoder(self, name: str):
+        if name not in self._encoders:
+            self._encoders[name] = load_encoder(name)
+        return self._encoders[name]
+
+
+class AnalysisCache:
+    """Analyses by (model, file content, trim), least recently used dropped beyond `size`."""
+
+    def __init__(self, models: Models, size: int = ANALYSIS_CACHE_SIZE) -> None:
+        self.models = models
+        self._items: OrderedDict[tuple, SongAnalysis] = OrderedDict()
+        self._lock = threading.Lock()
+        self.size = size
+
+    def put(self, model_key: tuple, digest: str, trim: bool, song: SongAnalysis) -> None:
+        """Store an analysis made elsewhere (the bundled examples' precomputed ones)."""
+        with self._lock:
+            self._items[(model_key, digest, trim)] = song
+            self._items.move_to_end((model_key, digest, trim))
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def analyse(self, choice: ModelChoice, path: str | Path, name: str, trim: bool = False,
+                progress: Callable | None = None, digest: str | None = None
+                ) -> tuple[SongAnalysis, str]:
+        """The song at `path` analysed under `choice` (from the cache when seen), named `name`,
+        and its content digest."""
+        digest = digest or file_digest(path)
+        key = (self.models.key(choice), digest, trim)
+        with self._lock:
+            song = self._items.get(key)
+            if song is not None:
+                self._items.move_to_end(key)
+        if song is None:
+            song = self.models.get(choice, progress).analyze(path, name=name, progress=progress,
+                                                             trim=trim)
+            self.put(*key, song)
+        return dataclasses.replace(song, name=name), digest

@@ -1,0 +1,1 @@
+"""The web app's tabs: the only part of emoalign that imports gradio. `app.py` assembles them."""

@@ -1,0 +1,184 @@
+"""Explore tab, songs side: the map, search by emotion words and similar songs, over the
+reference corpus (there from the first visit), the bundled examples and the visitor's songs.
+
+`catalogue_for(session, extra)` is the one place that gathers what is browsable; `extra`
+takes any further songs (e.g. an indexed folder) as `Catalogue.extend` keyword arguments.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+
+import gradio as gr
+import numpy as np
+import pandas as pd
+
+from .. import map_plots
+from ..atlas import load_song_map, place
+from ..catalogue import SOURCES, Catalogue, reference_catalogue
+from ..labels import load_label_set, parse_words
+from ..pipeline import EmotionPipeline
+from ..safety import BoundedCache
+from ..session import Session
+from .common import gpu, vocabulary, vocabulary_choices
+from .config import ANALYSES, EXAMPLES, MODELS
+from .errors import bind, error_box
+
+RANKING_COLUMNS = ["rank", "song", "score", "source", "known label"]
+COLOUR_BY = ["predicted emotion", "valence", "arousal", "dataset label", "dataset"]
+ALIASES = {"true emotion": "dataset label"}  # the name an earlier API used
+SHOWN = 20  # rows of a ranking (the visitor's songs are always listed too)
+_BASE = BoundedCache(3)  # model key -> reference + examples catalogue
+
+
+def base_catalogue(session: Session) -> Catalogue:
+    """Reference corpus + bundled examples under the session's model (built once per model)."""
+    def build() -> Catalogue:
+        pipe = MODELS.get(session.model)
+        if pipe.reference is None:
+            raise ValueError("This model has no reference corpus, so there is no map to show; "
+                             "switch back to the default adapter.")
+        catalogue = reference_catalogue(pipe.reference, pipe.reference_embeddings,
+                                        load_song_map(session.model.encoder))
+        songs = [ANALYSES.analyse(session.model, e.path, e.title)[0] for e in EXAMPLES]
+        return with_songs(pipe, catalogue, songs, "example",
+                          [", ".join(e.emotions) or "unknown" for e in EXAMPLES])
+    return _BASE.get_or_create(MODELS.key(session.model), build)
+
+
+def with_songs(pipe: EmotionPipeline, catalogue: Catalogue, songs: list, source: str,
+               known: list[str] | None = None) -> Catalogue:
+    """`catalogue` plus analysed songs (their valence/arousal from `pipe`)."""
+    if not songs:
+        return catalogue
+    va = [(v.valence, v.arousal) for v in map(pipe.valence_arousal, songs)]
+    return catalogue.extend([s.name for s in songs], np.stack([s.song_embedding for s in songs]),
+                            [source] * len(songs), np.array(va), known)
+
+
+def catalogue_for(session: Session, extra: dict | None = None) -> Catalogue:
+    """Everything browsable for this session: reference, examples, its own songs, `extra`."""
+    pipe = MODELS.get(session.model)
+    songs = [dataclasses.replace(e.song, name=name) for name, e in session.songs.items()
+             if e.source == "yours"]
+    catalogue = with_songs(pipe, base_catalogue(session), songs, "yours")
+    return catalogue.extend(**extra) if extra else catalogue
+
+
+@gpu
+def embedding_map(vocabulary_name: str, colour_by: str, show_labels: bool, session: Session):
+    """The map of the reference songs, the examples and yours (stars), fitted once offline;
+    new songs are placed among their nearest reference songs. `colour_by`: one of COLOUR_BY.
+    Returns: the figure and a line saying what was drawn."""
+    colour_by = ALIASES.get(colour_by, colour_by) or COLOUR_BY[0]
+    if colour_by not in COLOUR_BY:
+        raise ValueError(f"Colour by one of: {', '.join(COLOUR_BY)}.")
+    pipe = MODELS.get(session.model)
+    catalogue = catalogue_for(session)
+    labels, display = vocabulary(vocabulary_name)
+    predicted = [display[labels[j]] for j in
+                 pipe.score_embeddings(catalogue.embeddings, labels).argmax(axis=1)]
+    colours = {"predicted emotion": predicted, "valence": list(catalogue.valence),
+               "arousal": list(catalogue.arousal), "dataset label": catalogue.known,
+               "dataset": [d or SOURCES[s] for d, s in zip(catalogue.datasets,
+                                                           catalogue.sources)]}[colour_by]
+    hover = [song_hover(catalogue, i, predicted[i]) for i in range(len(catalogue))]
+    xy, names, kinds = catalogue.xy, list(catalogue.names), list(catalogue.sources)
+    if show_labels:
+        label_xy = place(pipe.text.embed(labels), catalogue.embeddings[:catalogue.n_anchor],
+                         catalogue.xy[:catalogue.n_anchor])
+        xy = np.vstack([xy, label_xy])
+        names += [display[label] for label in labels]
+        kinds += ["label"] * len(labels)
+        colours = list(colours) + ([np.nan] * len(labels) if colour_by in ("valence", "arousal")
+                                   else [display[label] for label in labels])
+        hover += [f"<b>{html.escape(display[label])}</b><br>an emotion word, placed among the "
+                  f"songs it fits best" for label in labels]
+    n_yours = kinds.count("yours")
+    title = (f"{len(catalogue)} songs: {catalogue.n_anchor} reference, "
+             f"{kinds.count('example')} examples, {n_yours} yours")
+    figure = map_plots.song_map_figure(xy, names, kinds, colours, hover, title,
+                                       numeric=colour_by in ("valence", "arousal"),
+                                       colour_title=colour_by)
+    info = (f"Map of {len(catalogue)} songs ({n_yours} yours, shown as stars) fitted once "
+            f"with UMAP on the reference corpus; a new song sits among the reference songs it "
+            f"sounds most like. Coloured by {colour_by}"
+            f"{f'; {len(labels)} emotion words as open diamonds' if show_labels else ''}.")
+    return figure, info
+
+
+def song_hover(catalogue: Catalogue, i: int, predicted: str) -> str:
+    va = (f"<br>valence {catalogue.valence[i]:+.2f}, arousal {catalogue.arousal[i]:+.2f}"
+          if np.isfinite(catalogue.valence[i]) else "")
+    where = catalogue.datasets[i] or SOURCES.get(catalogue.sources[i], catalogue.sources[i])
+    return (f"<b>{html.escape(catalogue.names[i])}</b><br>{html.escape(where)}"
+            f"<br>predicted: {html.escape(predicted)}{va}"
+            f"<br>dataset label: {html.escape(catalogue.known[i])}")
+
+
+def ranking_frame(catalogue: Catalogue, ranked: list[tuple[int, float]]) -> pd.DataFrame:
+    """The best `SHOWN` rows, then any of the visitor's songs further down (with their rank)."""
+    rows = [{"rank": r + 1, "song": catalogue.names[i], "score": score,
+             "source": catalogue.datasets[i] and f"reference ({catalogue.datasets[i]})"
+             or SOURCES.get(catalogue.sources[i], catalogue.sources[i]),
+             "known label": catalogue.known[i]}
+            for r, (i, score) in enumerate(ranked)
+            if r < SHOWN or catalogue.sources[i] == "yours"]
+    return pd.DataFrame(rows, columns=RANKING_COLUMNS)
+
+
+@gpu
+def search_songs(words: str, session: Session):
+    """Every browsable song ranked by emotion words (query by tag). Returns a table."""
+    pipe = MODELS.get(session.model)
+    query = pipe.text.embed(parse_words(words or "")).mean(axis=0)
+    catalogue = catalogue_for(session)
+    return ranking_frame(catalogue, catalogue.search(query / np.linalg.norm(query)))
+
+
+@gpu
+def similar_songs(song_name: str | None, session: Session):
+    """Songs most like one of yours (cosine of song embeddings). Returns a table."""
+    session.song(song_name or None)  # says so when there is no such song
+    name = song_name or session.current
+    entry = session.songs[name]
+    if entry.source == "example":
+        name = entry.song.name  # examples are in the catalogue under their titles
+    catalogue = catalogue_for(session)
+    row = max(i for i, n in enumerate(catalogue.names) if n == name)
+    return ranking_frame(catalogue, catalogue.similar(row))
+
+
+def build(session: gr.State):
+    """The map and search section; returns the 'songs like' dropdown (refreshed by the app)."""
+    with gr.Row():
+        colour_in = gr.Radio(COLOUR_BY, value="predicted emotion", label="Colour by")
+        map_vocab = gr.Dropdown(vocabulary_choices(), value="gems", label="Emotion words")
+        labels_in = gr.Checkbox(False, label="Show the emotion words on the map")
+    map_error = error_box("map-error")
+    map_info = gr.Markdown(elem_id="map-info")
+    map_plot = gr.Plot(label="Map", elem_id="map-plot", show_label=False)
+    with gr.Row(equal_height=True):
+        query_in = gr.Textbox("calm, peaceful", label="Find songs that feel...", scale=3)
+        search_btn = gr.Button("Search", variant="primary")
+    search_error = error_box("search-error")
+    search_out = gr.Dataframe(pd.DataFrame(columns=RANKING_COLUMNS), label="Best matches",
+                              interactive=False, elem_id="search-table")
+    with gr.Row(equal_height=True):
+        like_song = gr.Dropdown([], label="Songs like this one of yours",
+                                allow_custom_value=True, scale=3)
+        like_btn = gr.Button("Find similar songs")
+    like_error = error_box("similar-error")
+    like_out = gr.Dataframe(pd.DataFrame(columns=RANKING_COLUMNS), label="Most similar songs",
+                            interactive=False, elem_id="similar-table")
+    map_inputs = [map_vocab, colour_in, labels_in, session]
+    map_event = dict(fn=embedding_map, inputs=map_inputs, outputs=[map_plot, map_info],
+                     box=map_error, concurrency_limit=2, concurrency_id="map")
+    bind([colour_in.change, map_vocab.change, labels_in.change], api_name="embedding_map",
+         **map_event)
+    bind([search_btn.click, query_in.submit], search_songs, [query_in, session], [search_out],
+         search_error, api_name="search", concurrency_limit=2, concurrency_id="search")
+    bind([like_btn.click], similar_songs, [like_song, session], [like_out], like_error,
+         api_name="similar", concurrency_limit=2, concurrency_id="search")
+    return like_song, map_event

@@ -1,0 +1,217 @@
+"""Train tab: a new adapter for the current encoder on the shipped datasets and/or your own
+songs (uploaded audio or a zip plus a labels CSV; a server folder only when not public), with
+live progress, the loss curve, Stop, and the test metrics."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+from pathlib import Path
+
+import gradio as gr
+import pandas as pd
+
+from .. import jobs, plots
+from ..adapter import prune_adapters
+from ..clusters import PAPER_BANDWIDTH
+from ..jobs import Stopped
+from ..safety import UnsafeInput, stage_uploads
+from ..session import Session
+from .common import gpu, session_id
+from .config import MODELS, PUBLIC, TRAINED_DIR, TRAINED_KEEP, TRAINING
+from .errors import bind, error_box
+
+METRIC_COLUMNS = ["dataset", "labels", "zero-shot", "f1_segment", "f1_song_vote", "f1_song_mean",
+                  "roc_auc_song", "pr_auc_song"]
+DEFAULT_LAMBDA = 1.0  # within the paper's 1-2.5, where the regulariser helped zero-shot transfer
+
+
+def shipped_datasets() -> list[tuple[str, str]]:
+    from ..datasets import available_datasets
+    titles = {"emotify": "Emotify (GEMS-9, 400 clips)",
+              "4q": "4Q (AllMusic moods and Russell quadrants, 900 clips)"}
+    return [(titles.get(d, d), d) for d in available_datasets()]
+
+
+def your_folder(folder: str, labels_csv: str | None, uploads: list[str] | None,
+                staging: Path | None, columns: tuple[str, str, str, str]):
+    """The visitor's songs as a folder dataset, or None when none were given."""
+    from ..datasets import folder_dataset
+
+    if not (folder or uploads or labels_csv):
+        return None
+    if not labels_csv or not (folder or uploads):
+        raise gr.Error("To train on your own songs, give the labels CSV and the audio: upload "
+                       "the files (or a zip)" + ("." if PUBLIC else ", or name a folder on the "
+                                                               "server."))
+    if uploads:
+        stage_uploads(uploads, [Path(u).name for u in uploads], staging / "audio")
+    file_column, labels_column, separator, split_column = columns
+    return folder_dataset(staging / "audio" if uploads else folder, labels_csv,
+                          (file_column or "").strip() or "file",
+                          (labels_column or "").strip() or "labels", separator or ";",
+                          (split_column or "").strip())
+
+
+@gpu
+def train_adapter(datasets: list[str], targets: str, lam: float, bandwidth: float,
+                  epochs: int, variant: str, session: Session, folder: str = "",
+                  labels_csv: str | None = None, file_column: str = "file",
+                  labels_column: str = "labels", separator: str = ";",
+                  split_column: str = "split", uploads: list[str] | None = None,
+                  request: gr.Request = None, progress=gr.Progress()):
+    """Train an adapter on the chosen shipped datasets and/or your own songs with a labels
+    CSV (no split column: a seeded 80/10/10 split). Your songs come as `uploads` (audio files
+    or zips), or, when the app is not public, as a `folder` on the server. One job runs at a
+    time (with a time cap in public mode); a cancelled request stops its job. Yields status
+    (markdown), the loss curve and the test metrics; the last status names the saved adapter."""
+    from ..features import feature_path
+    from ..training import TrainConfig
+
+    folder = (folder or "").strip()
+    if folder and PUBLIC:
+        raise UnsafeInput("This public app does not read folders on the server: upload the "
+                          "audio files (or a zip of them) with the labels CSV.")
+    staging = Path(tempfile.mkdtemp(prefix="emoalign-train-")) if uploads else None
+    folders = []
+
+    def cleanup() -> None:  # uploads and their features go with the job
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+            for f in folders:
+                feature_path(session.model.encoder, f.dataset).unlink(missing_ok=True)
+
+    try:
+        mine = your_folder(folder, labels_csv, uploads, staging,
+                           (file_column, labels_column, separator, split_column))
+        folders += [mine] if mine is not None else []
+        names = [*(datasets or []), *(f.dataset for f in folders)]
+        if not names:
+            raise gr.Error("Pick a dataset to train on, or give your songs and their labels CSV.")
+        config = TrainConfig(datasets=tuple(names), encoder=session.model.encoder,
+                             targets=targets, lam=float(lam), bandwidth=float(bandwidth),
+                             max_epochs=int(epochs), variant=variant)
+        job = TRAINING.start(session_id(request))
+    except BaseException:
+        cleanup()
+        raise
+    yield from run_job(config, folders, job, cleanup, progress)
+
+
+def run_job(config, folders, job, cleanup, progress):
+    """Stream a training job's progress; the last item names the saved adapter."""
+    from ..runs import run_training
+
+    def work(emit):
+        try:
+            return run_training(
+                config, MODELS.encoder(config.encoder), TRAINED_DIR, folders,
+                progress=lambda fraction, message: emit((fraction, message)),
+                on_epoch=emit, card={"trained_in": "app"}, should_stop=job.should_stop)
+        finally:
+            cleanup()
+
+    rows: list[dict] = []
+    try:
+        with contextlib.closing(jobs.stream(work, job, TRAINING)) as events:
+            for event in events:
+                if event is None:  # no news: a moment where a cancelled request can end
+                    yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
+                elif isinstance(event, jobs.Done):
+                    run = event.value
+                elif isinstance(event, dict):
+                    rows.append(event)
+                else:
+                    fraction, message = event
+                    progress(fraction, desc=message)
+                    yield (message, plots.loss_curve(rows) if rows else gr.skip(), gr.skip(),
+                           gr.skip())
+    except Stopped as error:
+        why = (f"it reached the time cap of {TRAINING.max_seconds / 60:g} min"
+               if job.timed_out else "it was stopped")
+        raise gr.Error(f"Training stopped: {why}. Nothing was saved.") from error
+    yield finished(run)
+
+
+def finished(run):
+    if PUBLIC:
+        prune_adapters(TRAINED_DIR, TRAINED_KEEP)
+    result = run.result
+    metrics = pd.DataFrame([{"dataset": r["dataset"], "labels": r["label_set"],
+                             "zero-shot": "yes" if r["zero_shot"] else "no",
+                             **{k: round(float(r[k]), 4) for k in METRIC_COLUMNS[3:]}}
+                            for r in run.metrics], columns=METRIC_COLUMNS)
+    saved = run.path.stem if PUBLIC else run.path
+    return (f"Done in {result.seconds:.0f} s: best epoch {result.best_epoch}, validation "
+            f"macro-F1 {result.best_val_f1:.3f}. Saved **{saved}**. Press *Use this adapter* "
+            f"to switch to it."
+            + (f" Not evaluated (features not cached): {', '.join(run.skipped)}."
+               if run.skipped else ""),
+            plots.loss_curve(run.history), metrics, str(run.path))
+
+
+def stop_training(request: gr.Request = None) -> str:
+    """The Stop button: stop this session's training job."""
+    stopped = TRAINING.stop(session_id(request))
+    return "Stopping the training job..." if stopped else "No training job of yours is running."
+
+
+def build(session: gr.State):
+    """The tab; returns (the training event, the trained adapter's path state, Use button)."""
+    datasets = shipped_datasets()
+    gr.Markdown(
+        "Train a new adapter for the current encoder on the shipped datasets' train splits "
+        "and/or on your own songs (model selection on validation, results on test), then switch "
+        "to it. One training job runs at a time"
+        + (f", for at most {TRAINING.max_seconds / 60:.0f} min" if TRAINING.max_seconds else "")
+        + "." + ("" if datasets else " No shipped data here: upload your songs and their "
+                 "labels, or set `EMOALIGN_DATA` to a folder holding `emotify/` and/or `4q/`."))
+    with gr.Accordion("Your songs: audio files (or a zip) plus a CSV of their labels",
+                      open=not datasets):
+        with gr.Row():
+            uploads_in = gr.File(label="Audio files or a zip of them", file_count="multiple",
+                                 type="filepath", height=120, scale=2)
+            folder_in = gr.Textbox("", label="...or an audio folder on the server",
+                                   placeholder="/data/my-songs", visible=not PUBLIC)
+            labels_csv_in = gr.File(label="Labels CSV", file_types=[".csv"], type="filepath",
+                                    height=120)
+        with gr.Row():
+            file_col_in = gr.Textbox("file", label="File column",
+                                     info="path relative to the folder or zip")
+            labels_col_in = gr.Textbox("labels", label="Labels column")
+            separator_in = gr.Textbox(";", label="Label separator")
+            split_col_in = gr.Textbox("split", label="Split column",
+                                      info="train / validation / test; absent: random 80/10/10")
+    with gr.Row():
+        train_sets = gr.CheckboxGroup(datasets, value=[d for _, d in datasets][:1],
+                                      label="Train on (shipped datasets)")
+        targets_in = gr.Radio(["labels", "clusters"], value="labels", label="Targets",
+                              info="label embeddings, or the centres of the label clusters")
+        variant_in = gr.Radio(["segment", "song"], value="segment", label="Adapter variant")
+    with gr.Row():
+        lam_in = gr.Slider(0, 3, value=DEFAULT_LAMBDA, step=0.1, label="lambda",
+                           info="weight of the alignment regulariser (paper: 1-2.5; 0: off)")
+        train_bw_in = gr.Slider(0.05, 1.5, value=PAPER_BANDWIDTH, step=0.0001,
+                                label="Cluster bandwidth", info="for cluster targets")
+        epochs_in = gr.Slider(1, 100, value=20, step=1, label="Epochs (at most)",
+                              info="stops early when validation stops improving")
+    with gr.Row():
+        train_btn = gr.Button("Train", variant="primary", scale=3)
+        stop_btn = gr.Button("Stop", variant="stop")
+    train_error = error_box("train-error")
+    train_status = gr.Markdown(elem_id="train-status")
+    loss_plot = gr.Plot(plots.empty_figure("Loss curve"), label="Training", show_label=False)
+    metrics_out = gr.Dataframe(pd.DataFrame(columns=METRIC_COLUMNS), label="Test metrics",
+                               interactive=False)
+    use_btn = gr.Button("Use this adapter")
+    trained_path = gr.State(None)
+    training = bind(
+        [train_btn.click], train_adapter,
+        [train_sets, targets_in, lam_in, train_bw_in, epochs_in, variant_in, session, folder_in,
+         labels_csv_in, file_col_in, labels_col_in, separator_in, split_col_in, uploads_in],
+        [train_status, loss_plot, metrics_out, trained_path], train_error, api_name="train",
+        concurrency_limit=2, concurrency_id="train")  # the second one hears "busy" at once
+    stop_btn.click(stop_training, outputs=[train_status], cancels=[training],
+                   api_name="stop_training", queue=False)
+    return training, trained_path, use_btn
