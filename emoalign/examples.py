@@ -29,7 +29,7 @@ class Example:
     path: Path
     title: str
     description: str = ""
-    emotions: tuple[str, ...] = ()  # known (human) labels, when examples.json gives them
+    emotions: tuple[str, ...] = ()  # the intended mood from examples.json (judged from title and use, not rated)
     credit: str = ""  # author and licence, when examples.json gives them
 
 
