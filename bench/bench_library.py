@@ -43,7 +43,7 @@ def unit_rows(rng, n: int, dim: int = 384) -> np.ndarray:
 
 def bench_search(songs: int, queries: int) -> None:
     from emoalign.labels import load_label_set
-    from emoalign.library import SongIndex
+    from emoalign.search import SongIndex
     from emoalign.text import TextEncoder
     rng = np.random.default_rng(0)
     index = SongIndex("library", [f"song{i}.ogg" for i in range(songs)], unit_rows(rng, songs))

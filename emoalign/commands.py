@@ -13,7 +13,8 @@ import json
 import sys
 from pathlib import Path
 
-from .library import Library, LibraryError, SongIndex, default_db_path, reference_index
+from .library import Library, default_db_path
+from .search import SongIndex, reference_index
 
 REFERENCE_NOTE = ("searching the reference corpus ({n:,} clips of Emotify, 4Q, VGMIDI and "
                   "MemoMusic; no audio ships, only embeddings, ids and labels)")

@@ -20,8 +20,8 @@ import pytest
 from conftest import REPO
 from emoalign import cli
 from emoalign.indexing import index_folder, scored_labels
-from emoalign.library import (SCHEMA_VERSION, Library, LibraryError, SongIndex, SongRow,
-                              reference_index)
+from emoalign.library import SCHEMA_VERSION, Library, LibraryError, SongRow
+from emoalign.search import SongIndex, reference_index
 
 
 def run_cli(*args, timeout=600):
