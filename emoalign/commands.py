@@ -19,6 +19,9 @@ from .search import SongIndex, reference_index
 REFERENCE_NOTE = ("searching the reference corpus ({n:,} clips of Emotify, 4Q, VGMIDI and "
                   "MemoMusic; no audio ships, only embeddings, ids and labels)")
 DEFAULT_EXPORT_LABELS = "gems"
+# A few words are a tiny input: one torch thread embeds them 15x faster than two that wait
+# for each other on a busy 2-core machine (13 ms vs 203 ms p50, bench/bench_library.py).
+QUERY_THREADS = 1
 
 
 class CommandError(Exception):
@@ -91,8 +94,10 @@ def reference() -> SongIndex:
 
 
 def run_search(args) -> int:
+    import torch
     from .labels import parse_words
     from .text import TextEncoder
+    torch.set_num_threads(QUERY_THREADS)
     words = parse_words(args.words)
     index, library = song_index(args)
     hits = index.search(TextEncoder().embed(words), args.top)
