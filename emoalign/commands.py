@@ -97,10 +97,14 @@ def run_search(args) -> int:
     import torch
     from .labels import parse_words
     from .text import TextEncoder
-    torch.set_num_threads(QUERY_THREADS)
     words = parse_words(args.words)
     index, library = song_index(args)
-    hits = index.search(TextEncoder().embed(words), args.top)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(QUERY_THREADS)
+    try:
+        hits = index.search(TextEncoder().embed(words), args.top)
+    finally:
+        torch.set_num_threads(threads)  # callers in the same process (tests, an app) keep theirs
     show_hits(index, hits, args.json, f"{', '.join(words)}")
     if library:
         library.close()
