@@ -4,20 +4,35 @@
 >>> pipe = emoalign.EmotionPipeline()            # offline default encoder + shipped adapter
 >>> song = pipe.analyze("song.ogg")
 >>> pipe.predict(song, "wistful, furious, serene").to_dict()   # the output contract
+
+Names are imported on first use (PEP 562), so `import emoalign.library` or `emoalign --help`
+does not pay for torch.
 """
 
-from .adapter import available_adapters, load_adapter
-from .audio import AudioError, load_audio, split_segments
-from .encoders import available_encoders, load_encoder
-from .labels import available_label_sets, load_label_set, parse_words
-from .pipeline import EmotionPipeline
-from .results import EmotionScores, Prediction, SongAnalysis, ValenceArousal, WordExplanation
+from importlib import import_module
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "AudioError", "EmotionPipeline", "EmotionScores", "Prediction", "SongAnalysis",
-    "ValenceArousal", "WordExplanation",
-    "available_adapters", "available_encoders", "available_label_sets", "load_adapter",
-    "load_audio", "load_encoder", "load_label_set", "parse_words", "split_segments",
-]
+_WHERE = {
+    "available_adapters": "adapter", "load_adapter": "adapter",
+    "AudioError": "audio", "load_audio": "audio", "split_segments": "audio",
+    "available_encoders": "encoders", "load_encoder": "encoders",
+    "available_label_sets": "labels", "load_label_set": "labels", "parse_words": "labels",
+    "EmotionPipeline": "pipeline",
+    "EmotionScores": "results", "Prediction": "results", "SongAnalysis": "results",
+    "ValenceArousal": "results", "WordExplanation": "results",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        value = getattr(import_module(f".{_WHERE[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'emoalign' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + __all__)

@@ -1,4 +1,14 @@
-"""Command line: `emoalign predict SONG [--words ...] [--labels gems] [--json]`."""
+"""Command line.
+
+  emoalign predict SONG [SONG ...] [--words ...] [--labels gems] [--json]
+  emoalign index FOLDER [--db PATH] [--engine local|ray]
+  emoalign search "wistful, rainy night" [--db PATH] [--top N]
+  emoalign similar SONG_OR_ID [--db PATH] [--top N]
+  emoalign export --csv|--json [--words ... | --labels NAME] [--db PATH] [--out FILE]
+
+The library is --db, else $EMOALIGN_LIBRARY, else ~/.emoalign/library.db. Search and similar
+fall back to the shipped reference corpus while the library is missing or empty.
+"""
 
 from __future__ import annotations
 
@@ -6,42 +16,131 @@ import argparse
 import json
 import sys
 
-from .audio import AudioError
 from .encoders import DEFAULT_ENCODER, available_encoders
-from .labels import available_label_sets, load_label_set
+from .labels import available_label_sets
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="emoalign", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    predict = commands.add_parser("predict", help="score emotion words for a song")
-    predict.add_argument("song", help="audio file (wav, flac, ogg, opus, mp3; others need ffmpeg)")
+    args = parser().parse_args(argv)
+    from .audio import AudioError
+    from .commands import CommandError
+    from .indexing import IndexingError
+    from .library import LibraryError
+    try:
+        return COMMANDS[args.command](args)
+    except (AudioError, ValueError, FileNotFoundError, RuntimeError, LibraryError,
+            CommandError, IndexingError) as error:
+        print(f"emoalign: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("emoalign: stopped (what was written stays; rerun to resume).", file=sys.stderr)
+        return 130
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="emoalign", description=__doc__,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = top.add_subparsers(dest="command", required=True)
+    vocabularies = available_label_sets() + ["all"]
+
+    predict = commands.add_parser("predict", help="score emotion words for one or more songs")
+    predict.add_argument("songs", nargs="+", metavar="SONG",
+                         help="audio files (wav, flac, ogg, opus, mp3; others need ffmpeg)")
     predict.add_argument("--words", help='your own words, e.g. "wistful, furious"')
-    predict.add_argument("--labels", default="gems", choices=available_label_sets() + ["all"],
+    predict.add_argument("--labels", default="gems", choices=vocabularies,
                          help="built-in vocabulary used when --words is not given (default gems)")
     predict.add_argument("--top-k", type=int, default=3)
-    predict.add_argument("--encoder", default=DEFAULT_ENCODER, choices=available_encoders())
-    predict.add_argument("--adapter", help="adapter name or .safetensors path (default: shipped)")
     predict.add_argument("--segments", action="store_true",
                          help="also give each 10-s segment's top words and valence/arousal")
     predict.add_argument("--trim", action="store_true", help="analyse only the first 15 min of long songs")
-    predict.add_argument("--json", action="store_true", help="machine-readable output")
-    args = parser.parse_args(argv)
+    predict.add_argument("--json", action="store_true",
+                         help="machine-readable output (several songs: one JSON object per line)")
+    _model_options(predict)
 
-    from .pipeline import EmotionPipeline  # imported late so --help is instant
-    try:
-        pipe = EmotionPipeline(encoder=args.encoder, adapter=args.adapter)
-        words = args.words or list(load_label_set(args.labels).labels)
-        prediction = pipe.predict(args.song, words, top_k=args.top_k, trim=args.trim)
-    except (AudioError, ValueError, FileNotFoundError, RuntimeError) as error:
-        print(f"emoalign: {error}", file=sys.stderr)
-        return 2
-    if args.json:
-        print(json.dumps(prediction.to_dict(segments=args.segments), indent=1, ensure_ascii=False))
-        return 0
-    print_prediction(prediction, f"{pipe.encoder.name}, adapter {pipe.adapter_name}",
-                     args.segments)
-    return 0
+    index = commands.add_parser("index", help="add a folder's songs to the library")
+    index.add_argument("folder", help="folder (recursive); with --engine ray also s3://, gs://")
+    index.add_argument("--engine", choices=("local", "ray"), default="local",
+                       help="local (default) or Ray Data (RAY_ADDRESS for a cluster)")
+    index.add_argument("--actors", type=int, help="Ray actors (default: the cluster's CPUs)")
+    index.add_argument("--quiet", action="store_true", help="no progress bar")
+    _db_option(index)
+    _model_options(index)
+
+    search = commands.add_parser("search", help="songs ranked by emotion words")
+    search.add_argument("words", help='e.g. "wistful, rainy night"')
+    _query_options(search)
+
+    similar = commands.add_parser("similar", help="songs that feel like a song")
+    similar.add_argument("song", metavar="SONG_OR_ID",
+                         help="library id, path or hash; a reference id (emotify/12); or an audio file")
+    _query_options(similar)
+    _model_options(similar)
+
+    export = commands.add_parser("export", help="one row per song: valence, arousal, top emotions")
+    form = export.add_mutually_exclusive_group(required=True)
+    form.add_argument("--csv", action="store_true")
+    form.add_argument("--json", action="store_true", help="one JSON object per line")
+    words = export.add_mutually_exclusive_group()
+    words.add_argument("--words", help="score these words too, one column each")
+    words.add_argument("--labels", choices=vocabularies,
+                       help="a built-in vocabulary, one column per word (default: top words of gems)")
+    export.add_argument("--top-k", type=int, default=3, help="top words per song (default 3)")
+    export.add_argument("--out", help="file to write (default: standard output)")
+    _db_option(export)
+    _model_options(export)
+    return top
+
+
+def _db_option(command) -> None:
+    command.add_argument("--db", help="library file (default $EMOALIGN_LIBRARY or "
+                                      "~/.emoalign/library.db)")
+
+
+def _query_options(command) -> None:
+    _db_option(command)
+    command.add_argument("--top", type=int, default=10, help="how many songs (default 10)")
+    command.add_argument("--reference", action="store_true",
+                         help="search the shipped reference corpus, not your library")
+    command.add_argument("--json", action="store_true", help="one JSON object per line")
+
+
+def _model_options(command) -> None:
+    command.add_argument("--encoder", default=DEFAULT_ENCODER, choices=available_encoders())
+    command.add_argument("--adapter", help="adapter name or .safetensors path (default: shipped)")
+
+
+def run_predict(args) -> int:
+    """One model load for every song; a song that fails is reported and the others go on."""
+    from .labels import load_label_set
+    from .pipeline import EmotionPipeline
+    pipe = EmotionPipeline(encoder=args.encoder, adapter=args.adapter)
+    words = args.words or list(load_label_set(args.labels).labels)
+    single, failed = len(args.songs) == 1, 0
+    for song in args.songs:
+        try:
+            prediction = pipe.predict(song, words, top_k=args.top_k, trim=args.trim)
+        except (ValueError, FileNotFoundError, RuntimeError) as error:  # AudioError is a ValueError
+            if single:
+                raise
+            failed += 1
+            print(f"emoalign: {error}", file=sys.stderr)
+            if args.json:
+                print(json.dumps({"file": _name(song), "error": str(error)}, ensure_ascii=False))
+            continue
+        if args.json:
+            answer = prediction.to_dict(segments=args.segments)
+            print(json.dumps(answer, indent=1 if single else None, ensure_ascii=False), flush=True)
+        else:
+            if not single:
+                print()
+            print_prediction(prediction, f"{pipe.encoder.name}, adapter {pipe.adapter_name}",
+                             args.segments)
+    return 2 if failed else 0
+
+
+def _name(path: str) -> str:
+    from pathlib import Path
+    return Path(path).name
 
 
 def print_prediction(prediction, model: str, segments: bool = False) -> None:
@@ -67,6 +166,17 @@ def print_prediction(prediction, model: str, segments: bool = False) -> None:
             print(f"{start:6.0f} s  valence {v:+.2f}  arousal {a:+.2f}  "
                   f"{', '.join(scores.segment_top(i))}{'  (silent)' if song.silent[i] else ''}")
 
+
+def _command(name: str):
+    def run(args):
+        from . import commands
+        return getattr(commands, name)(args)
+    return run
+
+
+COMMANDS = {"predict": run_predict, "index": _command("run_index"),
+            "search": _command("run_search"), "similar": _command("run_similar"),
+            "export": _command("run_export")}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.cluster import MeanShift, estimate_bandwidth
 
 PAPER_QUANTILE = 0.03  # the paper's quantile for MTG + CAL500
 PAPER_BANDWIDTH = 0.7736  # what that quantile gave the paper on MTG + CAL500 (Table 10)
@@ -41,6 +40,7 @@ class LabelClusters:
 
 def paper_bandwidth(embeddings: np.ndarray, quantile: float = PAPER_QUANTILE) -> float:
     """The paper's bandwidth estimate: sklearn's quantile estimate over all labels."""
+    from sklearn.cluster import estimate_bandwidth  # imported here: sklearn costs ~1 s at start-up
     return float(estimate_bandwidth(embeddings, quantile=quantile, n_samples=len(embeddings)))
 
 
@@ -60,6 +60,7 @@ def label_clusters(labels: list[str], embeddings: np.ndarray, bandwidth: float |
         bandwidth = paper_bandwidth(embeddings, quantile)
     if bandwidth <= 0:
         raise ValueError("The bandwidth must be positive.")
+    from sklearn.cluster import MeanShift
     shift = MeanShift(bandwidth=max(bandwidth, MIN_BANDWIDTH)).fit(embeddings)
     return LabelClusters(labels, embeddings, shift.labels_.astype(int), shift.cluster_centers_,
                          float(bandwidth))

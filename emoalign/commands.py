@@ -1,0 +1,260 @@
+"""The library commands of the CLI: index, search, similar, export (cli.py parses, this runs).
+
+Which library: `--db PATH`, else $EMOALIGN_LIBRARY, else ~/.emoalign/library.db. `search` and
+`similar` search that library when it holds songs; when it is missing or empty (and with
+`--reference`) they search the shipped reference corpus instead, and say so on stderr.
+Heavy modules (torch, the text model) are imported only by the command that needs them.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+
+from .library import Library, default_db_path
+from .search import SongIndex, reference_index
+
+REFERENCE_NOTE = ("searching the reference corpus ({n:,} clips of Emotify, 4Q, VGMIDI and "
+                  "MemoMusic; no audio ships, only embeddings, ids and labels)")
+DEFAULT_EXPORT_LABELS = "gems"
+# A few words are a tiny input: one torch thread embeds them 15x faster than two that wait
+# for each other on a busy 2-core machine (13 ms vs 203 ms p50, bench/bench_library.py).
+QUERY_THREADS = 1
+
+
+class CommandError(Exception):
+    """Bad input for a command; the message is for users."""
+
+
+def db_path(args) -> Path:
+    return Path(args.db).expanduser() if args.db else default_db_path()
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+# ---- index ------------------------------------------------------------------------------
+
+def run_index(args) -> int:
+    from .indexing import IndexingError, find_audio
+    if args.engine == "local" and not Path(args.folder).is_dir():
+        raise CommandError(f"{args.folder} is not a folder.")
+    library = Library(db_path(args))
+    try:
+        if args.engine == "ray":
+            from .scale import index_with_ray
+            report = index_with_ray(args.folder, library, args.encoder, args.adapter,
+                                    actors=args.actors, progress=not args.quiet)
+        else:
+            if not find_audio(args.folder):
+                raise IndexingError(f"No audio files in {args.folder} (subfolders included).")
+            from .indexing import index_folder
+            from .pipeline import EmotionPipeline
+            pipe = EmotionPipeline(encoder=args.encoder, adapter=args.adapter)
+            report = index_folder(args.folder, library, pipe, progress=not args.quiet)
+        say(report.summary())
+        for path, reason in report.failed:
+            say(f"failed: {path}: {reason}")
+        print(f"{library.count():,} songs in {library.name}.")
+    except IndexingError as error:
+        raise CommandError(str(error)) from None
+    finally:
+        library.close()
+    return 0
+
+
+# ---- search and similar -----------------------------------------------------------------
+
+def song_index(args) -> tuple[SongIndex, Library | None]:
+    """The user's library when it holds songs, else (or with --reference) the reference."""
+    path = db_path(args)
+    if not args.reference and path.is_file():
+        library = Library(path, create=False)
+        if library.count():
+            return library.index(), library
+        say(f"The library {library.name} is empty: {REFERENCE_NOTE.format(n=len(reference()))}. "
+            f"Add your music with `emoalign index FOLDER`.")
+        library.close()
+    elif not args.reference:
+        say(f"No library yet ({path.name}): {REFERENCE_NOTE.format(n=len(reference()))}. "
+            f"Add your music with `emoalign index FOLDER`.")
+    return reference(), None
+
+
+_REFERENCE: list[SongIndex] = []
+
+
+def reference() -> SongIndex:
+    if not _REFERENCE:
+        _REFERENCE.append(reference_index())
+    return _REFERENCE[0]
+
+
+def run_search(args) -> int:
+    import torch
+    from .labels import parse_words
+    from .text import TextEncoder
+    words = parse_words(args.words)
+    index, library = song_index(args)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(QUERY_THREADS)
+    try:
+        hits = index.search(TextEncoder().embed(words), args.top)
+    finally:
+        torch.set_num_threads(threads)  # callers in the same process (tests, an app) keep theirs
+    show_hits(index, hits, args.json, f"{', '.join(words)}")
+    if library:
+        library.close()
+    return 0
+
+
+def run_similar(args) -> int:
+    index, library = song_index(args)
+    vector, exclude, name = query_song(args, index, library)
+    show_hits(index, index.search(vector, args.top, exclude), args.json, f"like {name}")
+    if library:
+        library.close()
+    return 0
+
+
+def query_song(args, index: SongIndex, library: Library | None):
+    """(embedding, row to leave out, name) of a library song (id, path or hash), a reference
+    clip ("emotify/12"), or an audio file (analysed now)."""
+    key = args.song
+    row = library.song(key) if library else None
+    if row is not None:
+        return row.embedding, index.find(row.path), row.path
+    ref = reference()
+    at = ref.find(key)
+    if at is not None:
+        return ref.embeddings[at], index.find(key), key
+    if Path(key).is_file():
+        from .pipeline import EmotionPipeline
+        song = EmotionPipeline(encoder=args.encoder, adapter=args.adapter).analyze(key)
+        found = None
+        if library:
+            from .indexing import file_digest
+            same = library.song(file_digest(key))
+            found = index.find(same.path) if same else None
+        return song.song_embedding, found, song.name
+    where = "your library or the reference corpus" if library else "the reference corpus"
+    raise CommandError(f"No song {key!r} in {where}, and no audio file by that name. Name a "
+                       f"song by its id, path or hash (library), e.g. emotify/12 (reference), "
+                       f"or give an audio file.")
+
+
+def show_hits(index: SongIndex, hits: list[tuple[int, float]], as_json: bool, query: str) -> None:
+    if as_json:
+        for rank, (i, cosine) in enumerate(hits, 1):
+            print(json.dumps({"rank": rank, "song": index.keys[i], "cosine": cosine,
+                              "source": index.source, **index.info[i]}, ensure_ascii=False))
+        return
+    print(f"{len(index):,} songs ({'your library' if index.source == 'library' else 'reference corpus'}) "
+          f"ranked by cosine, {query}:")
+    width = max([len(index.keys[i]) for i, _ in hits] + [4])
+    for rank, (i, cosine) in enumerate(hits, 1):
+        print(f"{rank:>4}  {cosine:+.3f}  {index.keys[i]:<{width}}  {describe(index.info[i])}")
+
+
+def describe(info: dict) -> str:
+    """'60 s, valence +0.12, arousal -0.40' (library) or '4q, known quadrant Q4' (reference)."""
+    parts = []
+    for key, value in info.items():
+        if value is None or key == "id":
+            continue
+        name = key.replace("_", " ")
+        parts.append(f"{value:.0f} s" if key == "duration_s" else
+                     f"{name} Q{value}" if key.endswith("quadrant") else
+                     f"{name} {value:+.2f}" if isinstance(value, float) else f"{value}")
+    return ", ".join(parts)
+
+
+# ---- export -----------------------------------------------------------------------------
+
+def run_export(args) -> int:
+    from .labels import load_label_set, parse_words
+    from .results import rank_order
+    from .valence_arousal import QUADRANT_WORDS, quadrant_of
+    path = db_path(args)
+    if not path.is_file():
+        raise CommandError(f"No library yet ({path.name}): run `emoalign index FOLDER` first.")
+    with Library(path, create=False) as library:
+        rows = library.songs()
+        if not rows:
+            raise CommandError(f"The library {library.name} is empty: run `emoalign index FOLDER`.")
+        every_word = bool(args.words or args.labels)
+        words = (parse_words(args.words) if args.words else
+                 list(load_label_set(args.labels or DEFAULT_EXPORT_LABELS).labels))
+        scored = score_rows(rows, words, library.score_labels, args)
+        out = open(args.out, "w", newline="", encoding="utf-8") if args.out else sys.stdout
+        try:
+            writer = None
+            for row, (scores, raw) in zip(rows, scored):
+                record = {"id": row.id, "path": row.path, "paths": row.paths, "hash": row.hash,
+                          "duration_s": round(row.duration_s, 2),
+                          "valence": _round(row.valence), "arousal": _round(row.arousal)}
+                quadrant = (None if row.valence is None else
+                            int(quadrant_of(row.valence, row.arousal)))
+                record["quadrant"] = quadrant
+                record["quadrant_words"] = QUADRANT_WORDS.get(quadrant, "") if quadrant else ""
+                record["calibrated"] = row.calibrated
+                order = [] if scores is None else rank_order(scores, raw)[: args.top_k]
+                record["top"] = [{"word": words[i], "score": _round(scores[i])} for i in order]
+                if every_word:
+                    record["scores"] = ({} if scores is None else
+                                        {w: _round(s) for w, s in zip(words, scores)})
+                if args.json:
+                    print(json.dumps(record, ensure_ascii=False), file=out)
+                else:
+                    writer = writer or _csv_writer(out, words if every_word else [], args.top_k)
+                    writer.writerow(flat(record, args.top_k))
+        finally:
+            if args.out:
+                out.close()
+    if args.out:
+        say(f"{len(rows):,} songs written to {Path(args.out).name}.")
+    return 0
+
+
+def score_rows(rows, words: list[str], stored: list[str], args):
+    """Per row (calibrated scores, raw cosines) of `words`: from the stored scores when every
+    word is a stored label, else scored now from the stored embeddings (text model)."""
+    import numpy as np
+    position = {w: i for i, w in enumerate(stored)}
+    if all(w in position for w in words):
+        take = np.array([position[w] for w in words])
+        return [(None, None) if r.scores is None else (r.scores[take], r.raw[take]) for r in rows]
+    from .pipeline import EmotionPipeline
+    pipe = EmotionPipeline(encoder=args.encoder, adapter=args.adapter)
+    results = []
+    for r in rows:
+        s = pipe.score(r.to_analysis(), words)
+        results.append((s.song_scores, s.song_raw))
+    return results
+
+
+def _round(value) -> float | None:
+    return None if value is None else round(float(value), 4)
+
+
+def _csv_writer(out, words: list[str], top_k: int):
+    base = ["id", "path", "paths", "hash", "duration_s", "valence", "arousal", "quadrant",
+            "quadrant_words", "calibrated"]
+    tops = [c for k in range(1, top_k + 1) for c in (f"top{k}", f"top{k}_score")]
+    writer = csv.DictWriter(out, fieldnames=base + tops + [f"score:{w}" for w in words],
+                            extrasaction="ignore")
+    writer.writeheader()
+    return writer
+
+
+def flat(record: dict, top_k: int) -> dict:
+    """A JSON record as one CSV row: paths '|'-joined, top words and scores in columns."""
+    row = {**record, "paths": "|".join(record["paths"])}
+    for k, top in enumerate(record["top"], 1):
+        row[f"top{k}"], row[f"top{k}_score"] = top["word"], top["score"]
+    for word, score in record.get("scores", {}).items():
+        row[f"score:{word}"] = score
+    return row
