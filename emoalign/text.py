@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .minilm import MiniLM, is_plain_bert
+
 TEXT_DIM = 384
 CACHE_SIZE = 20_000  # embeddings kept (least recently used dropped): 20,000 x 384 x 4 B = 31 MB
 
@@ -23,14 +25,18 @@ def default_text_model() -> str:
 
 
 class TextEncoder:
-    """Embeds strings with a sentence-transformers model. Embeddings are cached, least recently
+    """Embeds strings with all-MiniLM-L6-v2 (plain torch, minilm.py) or another
+    sentence-transformers model. Embeddings are cached, least recently
     used first out, at most `cache_size` of them (`CACHE_SIZE`)."""
 
     def __init__(self, model: str | None = None, device: str = "cpu",
                  cache_size: int = CACHE_SIZE):
-        from sentence_transformers import SentenceTransformer
         self.model_name = model or default_text_model()
-        self.model = SentenceTransformer(self.model_name, device=device)
+        if is_plain_bert(self.model_name):  # the packaged model: no sentence-transformers import
+            self.model = MiniLM(self.model_name, device=device)
+        else:
+            from sentence_transformers import SentenceTransformer
+            self.model = SentenceTransformer(self.model_name, device=device)
         self.cache_size = cache_size
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()  # the app calls from several worker threads
@@ -43,8 +49,9 @@ class TextEncoder:
             known = {t: self._cache[t] for t in dict.fromkeys(texts) if t in self._cache}
             missing = [t for t in dict.fromkeys(texts) if t not in known]
             if missing:
-                vectors = self.model.encode(missing, normalize_embeddings=True,
-                                            convert_to_numpy=True, batch_size=64)
+                vectors = (self.model.encode(missing) if isinstance(self.model, MiniLM) else
+                           self.model.encode(missing, normalize_embeddings=True,
+                                             convert_to_numpy=True, batch_size=64))
                 known.update(zip(missing, vectors.astype(np.float32)))
             for text in known:
                 self._cache[text] = known[text]

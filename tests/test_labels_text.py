@@ -63,3 +63,21 @@ def test_text_model_loads_with_the_hub_switched_off():
                             timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "(1, 384)" in result.stdout
+
+
+def test_plain_torch_minilm_matches_sentence_transformers(text_encoder):
+    """The app and CLI run the packaged model in plain torch (minilm.py) to skip importing
+    sentence-transformers; it must give that library's embeddings, padding and long text too."""
+    from sentence_transformers import SentenceTransformer
+
+    from emoalign.minilm import MiniLM
+    from emoalign.text import default_text_model
+
+    assert isinstance(text_encoder.model, MiniLM)
+    texts = list(load_label_set("gems").labels) + [
+        "wistful, rainy night", "a very long phrase " * 120, "Ünïcödé 悲しい", "", "x"]
+    ours = text_encoder.model.encode(texts)
+    reference = SentenceTransformer(default_text_model(), device="cpu").encode(
+        texts, normalize_embeddings=True, convert_to_numpy=True)
+    assert ours.shape == reference.shape == (len(texts), 384)
+    assert np.abs(ours - reference).max() < 1e-5
