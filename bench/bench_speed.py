@@ -134,7 +134,7 @@ def main() -> None:
     print(f"Speed: EmoAlign predict (musicnn on {pipe.encoder.backend}, {args.threads} threads) "
           f"vs {'VibeNet ' + _version('vibenet') if peer else 'no peer (VibeNet not installed)'};"
           f" {os.cpu_count()} CPUs; median of {args.repeat} runs per clip")
-    print(f"{"clips":32s} {'n':>2s} {'ours cpu':>9s} {'ours wall':>9s} {'peer cpu':>9s} "
+    print(f"{'clips':32s} {'n':>2s} {'ours cpu':>9s} {'ours wall':>9s} {'peer cpu':>9s} "
           f"{'peer wall':>9s} {'cpu ratio':>9s} {'wall ratio':>10s}")
     with tempfile.TemporaryDirectory() as tmp:
         sets = make_clips(Path(tmp), args.clips)
