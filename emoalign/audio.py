@@ -169,7 +169,7 @@ def _read_soundfile(path: Path, name: str, info, max_seconds: float | None,
                                dtype="float32", always_2d=True)
                 if not len(block):
                     break
-                blocks.append(block.mean(axis=1, dtype=np.float32))  # mono while decoding
+                blocks.append(_mono(block))  # mono while decoding
                 total += len(block)
     except (sf.LibsndfileError, RuntimeError, TypeError) as error:
         log.info("libsndfile failed on %s: %s", path, error)
@@ -178,6 +178,18 @@ def _read_soundfile(path: Path, name: str, info, max_seconds: float | None,
         raise too_long(name, None, max_seconds)
     audio = np.concatenate(blocks) if blocks else np.zeros(0, np.float32)
     return audio, info.samplerate
+
+
+def _mono(block: np.ndarray) -> np.ndarray:
+    """(frames, channels) -> (frames,) mean, channel by channel: the same numbers as
+    block.mean(axis=1) for up to 7 channels (numpy sums fewer than 8 items in order; more
+    within a rounding step), and 4-25x faster (numpy reduces a short inner axis slowly)."""
+    if block.shape[1] == 1:
+        return block[:, 0].copy()
+    total = block[:, 0] + block[:, 1]
+    for channel in range(2, block.shape[1]):
+        total += block[:, channel]
+    return total / np.float32(block.shape[1])
 
 
 def _ffmpeg_common() -> list[str]:

@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .musicnn_onnx import OnnxMusicnn, load_onnx_musicnn
 from .segments import EncodedSegments, default_device
 
 SAMPLE_RATE = 16000
@@ -33,6 +34,12 @@ BN_EPS = 1e-3  # TensorFlow's default
 MODELS = ("mtt", "msd")  # MagnaTagATune, Million Song Dataset
 DEFAULT_MODELS = ("mtt",)  # both nets cost twice as much and did not score better on Emotify
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "assets" / "encoders"
+BACKENDS = ("auto", "onnx", "torch")  # auto: ONNX Runtime on CPU when it is installed
+
+
+def weights_path(name: str, suffix: str = "safetensors") -> Path:
+    """assets/encoders/<name>_musicnn.<suffix>: the weights, or their ONNX export ("onnx")."""
+    return WEIGHTS_DIR / f"{name}_musicnn.{suffix}"
 
 
 @lru_cache(maxsize=None)
@@ -89,7 +96,8 @@ class ConvBlock(nn.Sequential):
         scale = bn.weight * (bn.running_var + bn.eps).rsqrt()
         sign = torch.where(scale < 0, -1.0, 1.0).to(conv.weight)
         weight = conv.weight * sign[:, None, None, None]
-        if x.device.type == "cpu" and torch.backends.mkldnn.is_available():
+        if x.device.type == "cpu" and torch.backends.mkldnn.is_available() \
+                and not torch.onnx.is_in_onnx_export():
             # Pool in oneDNN's blocked layout rather than convert the whole map back first.
             y = F.conv2d(x.to_mkldnn(), weight.to_mkldnn(), padding=conv.padding)
             y = F.max_pool2d(y, (1, y.shape[3])).to_dense()[..., 0]
@@ -149,7 +157,7 @@ def load_musicnn(name: str = "mtt",
 
     if name not in MODELS:
         raise ValueError(f"Unknown musicnn model {name!r}; available: {', '.join(MODELS)}")
-    path = WEIGHTS_DIR / f"{name}_musicnn.safetensors"
+    path = weights_path(name)
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing; run tools/convert_musicnn.py")
     with safe_open(str(path), framework="pt") as f:
@@ -183,7 +191,10 @@ class MusicnnEncoder:
 
     device: None picks CUDA when present, else CPU. batch_size: patches per forward pass (bounds
     memory; None: 6 on CPU, 96 on CUDA). threads: CPU threads for torch (a process-wide
-    setting); None caps torch's default at the cores this process may use.
+    setting) and ONNX Runtime; None caps torch's default at the cores this process may use.
+    backend: "auto" runs the nets on ONNX Runtime on CPU when onnxruntime and the exported
+    .onnx files are there (musicnn_onnx.py; the same float32 network), else PyTorch; "torch"
+    forces PyTorch; "onnx" requires ONNX Runtime.
 
     >>> encoder = MusicnnEncoder()
     >>> out = encoder.encode(np.zeros((2, 160000), np.float32))
@@ -195,21 +206,39 @@ class MusicnnEncoder:
     sample_rate = SAMPLE_RATE
 
     def __init__(self, device: str | None = None, models: tuple[str, ...] = DEFAULT_MODELS,
-                 batch_size: int | None = None, threads: int | None = None):
+                 batch_size: int | None = None, threads: int | None = None,
+                 backend: str = "auto"):
         models = (models,) if isinstance(models, str) else tuple(models)
         if not models:
             raise ValueError(f"Pick at least one of the musicnn models {MODELS}")
+        if backend not in BACKENDS:
+            raise ValueError(f"Unknown backend {backend!r}; available: {', '.join(BACKENDS)}")
         self.device = torch.device(device or default_device())
         if self.device.type == "cpu":
             _limit_threads(threads)
         self.nets: dict[str, Musicnn] = {}
+        self.runners: dict[str, Callable] = {}  # model -> patches -> (logits, penultimate)
         tag_names: list[str] = []
         for model in models:
             self.nets[model], tags = load_musicnn(model, self.device)
+            self.runners[model] = self._runner(model, backend)
             tag_names += [f"{model}:{tag}" for tag in tags]
         self.tag_names = tuple(tag_names)
+        self.backend = "onnx" if all(isinstance(r, OnnxMusicnn) for r in self.runners.values()) \
+            else "torch"
         self.feature_dim = sum(net.dense.out_features for net in self.nets.values())
         self.batch_size = batch_size or (96 if self.device.type == "cuda" else 6)
+
+    def _runner(self, model: str, backend: str) -> Callable:
+        onnx = None
+        if backend != "torch" and self.device.type == "cpu":
+            onnx = load_onnx_musicnn(weights_path(model, "onnx"), weights_path(model),
+                                     torch.get_num_threads())
+        if onnx is None and backend == "onnx":
+            raise RuntimeError(f"The ONNX backend needs onnxruntime and "
+                               f"{weights_path(model, 'onnx').name} (tools/export_musicnn_onnx.py)"
+                               f"{'' if self.device.type == 'cpu' else ', on CPU'}.")
+        return onnx or self.nets[model]
 
     @torch.inference_mode()
     def encode(self, segments: np.ndarray,
@@ -231,7 +260,8 @@ class MusicnnEncoder:
             audio = torch.from_numpy(segments[first:first + per_chunk]).to(self.device)
             mel = log_mel_spectrogram(audio)  # (chunk, frames, 96)
             patches = torch.stack([mel[:, s:s + PATCH_FRAMES] for s in starts], dim=1)
-            outputs = [net(patches.flatten(0, 1)) for net in self.nets.values()]
+            outputs = [tuple(map(torch.as_tensor, run(patches.flatten(0, 1))))
+                       for run in self.runners.values()]
             n = len(audio)
             features.append(torch.cat([penultimate.view(n, len(starts), -1).mean(1)
                                        for _, penultimate in outputs], dim=1))

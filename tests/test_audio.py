@@ -103,3 +103,14 @@ def test_long_songs_are_refused_or_trimmed(tmp_path):
         load_audio(path, 16000, max_seconds=20)
     trimmed = load_audio(path, 16000, max_seconds=20, trim=True)
     assert abs(len(trimmed) / 16000 - 20) < 0.01
+
+
+def test_mono_downmix_equals_mean() -> None:
+    """The fast channel-by-channel downmix gives numpy's mean exactly (up to 7 channels)."""
+    from emoalign.audio import _mono
+    rng = np.random.default_rng(0)
+    for channels in range(1, 8):
+        block = rng.uniform(-1, 1, (5000, channels)).astype(np.float32)
+        mono = _mono(block)
+        assert mono.dtype == np.float32 and mono.shape == (5000,)
+        np.testing.assert_array_equal(mono, block.mean(axis=1, dtype=np.float32))

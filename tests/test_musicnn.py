@@ -16,6 +16,7 @@ import soxr
 import torch
 
 from emoalign.encoders import load_encoder
+from emoalign.labels import load_label_set
 from emoalign.musicnn import (PATCH_FRAMES, Musicnn, MusicnnEncoder, load_musicnn,
                               log_mel_spectrogram, mel_filters)
 
@@ -127,3 +128,48 @@ def test_registry_default_is_mtt() -> None:
     assert load_encoder("musicnn", device="cpu", models="msd").tag_names[0] == "msd:rock"
     with pytest.raises(ValueError):
         MusicnnEncoder(device="cpu", models=("mtt", "vgg"))
+
+
+def test_onnx_backend_matches_torch(clip, pipeline) -> None:
+    """The CPU fast path (ONNX Runtime, assets/encoders/*.onnx) is the same float32 network:
+    features match PyTorch, and a whole song's calibrated scores and valence/arousal do too."""
+    pytest.importorskip("onnxruntime")
+    segments = np.stack([excerpt(clip(track), start, 10)
+                         for track, start in [("001", 0), ("150", 0), ("250", 20)]])
+    fast = MusicnnEncoder(device="cpu", models=("mtt", "msd"), backend="onnx")
+    slow = MusicnnEncoder(device="cpu", models=("mtt", "msd"), backend="torch")
+    assert (fast.backend, slow.backend) == ("onnx", "torch")
+    ours, reference = fast.encode(segments), slow.encode(segments)
+    np.testing.assert_allclose(ours.features, reference.features, rtol=0, atol=1e-4)
+    np.testing.assert_allclose(ours.tags, reference.tags, rtol=0, atol=1e-5)
+
+    assert pipeline.encoder.backend == "onnx"  # the product default on CPU
+    default_encoder = pipeline.encoder
+    fast_song = pipeline.analyze(clip("301"))
+    try:
+        pipeline.encoder = MusicnnEncoder(device="cpu", backend="torch")
+        torch_song = pipeline.analyze(clip("301"))
+    finally:
+        pipeline.encoder = default_encoder
+    words = list(load_label_set("mtg").labels) + list(load_label_set("gems").labels)
+    fast_scores, torch_scores = pipeline.score(fast_song, words), pipeline.score(torch_song, words)
+    assert np.abs(fast_scores.song_scores - torch_scores.song_scores).max() <= 0.01
+    assert np.abs(fast_scores.segment_scores - torch_scores.segment_scores).max() <= 0.01
+    fast_va, torch_va = pipeline.valence_arousal(fast_song), pipeline.valence_arousal(torch_song)
+    assert abs(fast_va.valence - torch_va.valence) <= 0.01
+    assert abs(fast_va.arousal - torch_va.arousal) <= 0.01
+
+
+def test_stale_onnx_export_falls_back_to_torch(tmp_path) -> None:
+    """An .onnx exported from other weights than the shipped safetensors is not used."""
+    pytest.importorskip("onnxruntime")
+    from emoalign.musicnn import weights_path
+    from emoalign.musicnn_onnx import load_onnx_musicnn
+
+    other = tmp_path / "other.safetensors"
+    other.write_bytes(weights_path("mtt").read_bytes() + b" ")  # any other bytes
+    assert load_onnx_musicnn(weights_path("mtt", "onnx"), other, 1) is None
+    assert load_onnx_musicnn(weights_path("mtt", "onnx"), weights_path("mtt"), 1) is not None
+    assert load_onnx_musicnn(tmp_path / "missing.onnx", weights_path("mtt"), 1) is None
+    with pytest.raises(ValueError):
+        MusicnnEncoder(device="cpu", backend="tflite")
