@@ -245,19 +245,7 @@ def folder_dataset(audio_dir: str | Path, labels_csv: str | Path, file_column: s
         raise ValueError(f"{len(unlabelled)} track(s) have no labels in column "
                          f"{labels_column!r} (separator {separator!r}), e.g. "
                          f"{', '.join(map(repr, unlabelled[:3]))}.")
-    has_splits = bool(split_column) and split_column in columns
-    if has_splits:
-        splits = np.array([(r[split_column] or "").strip().lower() for r in rows])
-        odd = sorted(set(splits.tolist()) - set(SPLITS))
-        if odd:
-            raise ValueError(f"Column {split_column!r} must hold train, validation or test; "
-                             f"{labels_csv.name} also has {', '.join(map(repr, odd[:3]))}.")
-    else:
-        splits = random_splits(len(rows), seed)
-    empty = [s for s in SPLITS if not (splits == s).any()]
-    if empty:
-        raise ValueError(f"No track of {labels_csv.name} is in the {' or '.join(empty)} split; "
-                         f"each split needs at least one.")
+    splits, has_splits = _folder_splits(rows, columns, split_column, seed, labels_csv.name)
     name = CUSTOM_PREFIX + hashlib.sha1(f"{audio_dir}\n{labels_csv}".encode()).hexdigest()[:10]
     how = f"column {split_column!r}" if has_splits else f"80/10/10 at random (seed {seed})"
     spec = DatasetSpec(name, name, max(1, round(float(np.mean([len(l) for l in labels])))),
@@ -265,6 +253,26 @@ def folder_dataset(audio_dir: str | Path, labels_csv: str | Path, file_column: s
                        source=f"{labels_csv} (audio in {audio_dir}); splits: {how}")
     return Tracks(spec, files, [audio_dir / f for f in files], splits,
                   [{"file": f, "labels": l, "split": s} for f, l, s in zip(files, labels, splits)])
+
+
+def _folder_splits(rows: list[dict], columns: list[str], split_column: str | None, seed: int,
+                   csv_name: str) -> tuple[np.ndarray, bool]:
+    """Each row's split (from `split_column` when the CSV has it, else 80/10/10 at random),
+    and whether the CSV gave them; ValueError when a split is unknown or left empty."""
+    has_splits = bool(split_column) and split_column in columns
+    if has_splits:
+        splits = np.array([(r[split_column] or "").strip().lower() for r in rows])
+        odd = sorted(set(splits.tolist()) - set(SPLITS))
+        if odd:
+            raise ValueError(f"Column {split_column!r} must hold train, validation or test; "
+                             f"{csv_name} also has {', '.join(map(repr, odd[:3]))}.")
+    else:
+        splits = random_splits(len(rows), seed)
+    empty = [s for s in SPLITS if not (splits == s).any()]
+    if empty:
+        raise ValueError(f"No track of {csv_name} is in the {' or '.join(empty)} split; "
+                         f"each split needs at least one.")
+    return splits, has_splits
 
 
 def random_splits(n: int, seed: int = 42) -> np.ndarray:

@@ -129,44 +129,20 @@ def extract_features(encoder, dataset: str, path: str | Path, tracks: Tracks | N
 
     tracks = tracks or load_tracks(dataset)
     path = Path(path)
-    parts = []
-    done: set[str] = set()
-    if path.is_file():
-        cached = load_features(encoder.name, dataset, path=path)
-        if (cached.encoder != encoder.name or cached.feature_dim != encoder.feature_dim
-                or cached.tag_names != tuple(encoder.tag_names)):
-            raise ValueError(
-                f"{path} holds {cached.feature_dim}-d {cached.encoder} features with "
-                f"{len(cached.tag_names)} tags, but the encoder gives {encoder.feature_dim}-d "
-                f"{encoder.name} features with {len(encoder.tag_names)} tags (its configuration "
-                f"changed?); move the old cache away")
-        parts.append(cached)
-        done = set(cached.track_ids.tolist())
+    parts = _cached(encoder, dataset, path)
+    done = set(parts[0].track_ids.tolist()) if parts else set()
     wanted = set(track_ids) if track_ids is not None else None
     todo = [(t, p) for t, p in zip(tracks.ids, tracks.paths)
             if t not in done and (wanted is None or t in wanted)]
     pending: list[tuple[str, np.ndarray, np.ndarray | None, np.ndarray]] = []
 
     def flush() -> None:
-        if not pending:
-            return
-        feats = [f for _, f, _, _ in pending]
-        n_tags = len(encoder.tag_names)
-        tags = [g if g is not None else np.zeros((len(f), n_tags), np.float32)
-                for (_, f, g, _) in pending]
-        counts = [len(f) for f in feats]
-        parts.append(FeatureSet(
-            encoder.name, dataset, np.array([t for t, _, _, _ in pending], dtype=str),
-            np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
-            np.concatenate(feats).astype(np.float32), np.concatenate(tags).astype(np.float32),
-            np.concatenate([s for _, _, _, s in pending]).astype(np.float32),
-            tuple(encoder.tag_names)))
-        merged = FeatureSet.concat(parts)
-        parts[:] = [merged]
-        save_features(merged, path)
-        pending.clear()
+        if pending:
+            parts[:] = [FeatureSet.concat([*parts, _pending_set(encoder, dataset, pending)])]
+            save_features(parts[0], path)
+            pending.clear()
 
-    for done, (track_id, audio_path) in enumerate(
+    for n, (track_id, audio_path) in enumerate(
             tqdm(todo, desc=f"{encoder.name}/{dataset}", disable=not progress, unit="track"), 1):
         if should_stop is not None and should_stop():
             flush()
@@ -180,8 +156,39 @@ def extract_features(encoder, dataset: str, path: str | Path, tracks: Tracks | N
         if len(pending) >= chunk:
             flush()
         if on_track:
-            on_track(done, len(todo))
+            on_track(n, len(todo))
     flush()
     if not parts:
         raise ValueError(f"nothing to extract for {dataset}")
     return parts[0] if len(parts) == 1 else FeatureSet.concat(parts)
+
+
+def _cached(encoder, dataset: str, path: Path) -> list[FeatureSet]:
+    """[the cache at `path`] when there is one made by this encoder configuration, else []."""
+    if not path.is_file():
+        return []
+    cached = load_features(encoder.name, dataset, path=path)
+    if (cached.encoder != encoder.name or cached.feature_dim != encoder.feature_dim
+            or cached.tag_names != tuple(encoder.tag_names)):
+        raise ValueError(
+            f"{path} holds {cached.feature_dim}-d {cached.encoder} features with "
+            f"{len(cached.tag_names)} tags, but the encoder gives {encoder.feature_dim}-d "
+            f"{encoder.name} features with {len(encoder.tag_names)} tags (its configuration "
+            f"changed?); move the old cache away")
+    return [cached]
+
+
+def _pending_set(encoder, dataset: str,
+                 pending: list[tuple[str, np.ndarray, np.ndarray | None, np.ndarray]]) -> FeatureSet:
+    """Newly encoded (track id, features, tags or None, segment starts) as one FeatureSet."""
+    feats = [f for _, f, _, _ in pending]
+    n_tags = len(encoder.tag_names)
+    tags = [g if g is not None else np.zeros((len(f), n_tags), np.float32)
+            for (_, f, g, _) in pending]
+    counts = [len(f) for f in feats]
+    return FeatureSet(
+        encoder.name, dataset, np.array([t for t, _, _, _ in pending], dtype=str),
+        np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+        np.concatenate(feats).astype(np.float32), np.concatenate(tags).astype(np.float32),
+        np.concatenate([s for _, _, _, s in pending]).astype(np.float32),
+        tuple(encoder.tag_names))

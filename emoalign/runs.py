@@ -60,19 +60,8 @@ def run_training(config: TrainConfig, encoder, out_dir: str | Path,
     for d in (*config.datasets, *available_datasets()):
         if d not in tracks:
             tracks[d] = load_tracks(d)
-    features = {}
-    for d, dataset in tracks.items():
-        path = feature_path(encoder.name, d, features_dir)
-        if d in config.datasets:  # resumes: only tracks missing from the cache are encoded
-            report(0.0, f"Encoding {d} with {encoder.name} (once; cached in {path.parent})")
-            features[d] = extract_features(
-                encoder, d, path, dataset, max_segments=config.max_segments,
-                progress=progress is None, should_stop=should_stop,
-                on_track=lambda done, total, d=d: report(
-                    done / total, f"Encoding {d} with {encoder.name}: track {done} of {total}"))
-        elif path.is_file():
-            features[d] = load_features(encoder.name, d, path=path)
-    features = {d: f.limit_segments(config.max_segments) for d, f in features.items()}
+    features = _features(config, encoder, tracks, features_dir, report, progress is None,
+                         should_stop)
 
     def epoch(row: dict) -> None:
         if on_epoch:
@@ -85,22 +74,8 @@ def run_training(config: TrainConfig, encoder, out_dir: str | Path,
                    {d: tracks[d] for d in config.datasets}, progress=progress is None,
                    on_epoch=epoch, should_stop=should_stop)
     report(1.0, "Evaluating")
-    trained = {tracks[d].spec.label_set for d in config.datasets}
-    scores, metrics, skipped = {}, [], []
-    for d, dataset in tracks.items():
-        for label_set in dataset.spec.label_sets:
-            zero_shot = label_set not in trained
-            for split in ("test",) if d in config.datasets else zero_shot_splits:
-                try:  # KeyError: no cache for `d`, or one without all of these tracks
-                    (task, s), = evaluate_all(result.adapter, [(d, label_set, split)],
-                                              features, tracks).items()
-                except KeyError:
-                    skipped.append(f"{d}/{split}/{label_set}")
-                    continue
-                scores[task] = s
-                metrics.append({"task": task, "dataset": d, "label_set": label_set,
-                                "split": split, "zero_shot": zero_shot,
-                                **{k: v for k, v in s.items() if k != "per_label_f1"}})
+    scores, metrics, skipped = _evaluate(result.adapter, config, tracks, features,
+                                         zero_shot_splits)
     full_card = result.card(card)
     full_card["metrics"].update({row["task"]: {k: v for k, v in row.items() if k not in
                                                ("task", "dataset", "label_set", "split")}
@@ -111,3 +86,45 @@ def run_training(config: TrainConfig, encoder, out_dir: str | Path,
     from .adapter import save_adapter
     path = save_adapter(result.adapter, Path(out_dir) / f"{name}.safetensors", full_card)
     return TrainingRun(path, result, metrics, skipped)
+
+
+def _features(config: TrainConfig, encoder, tracks: dict, features_dir, report, bars: bool,
+              should_stop) -> dict:
+    """The training datasets encoded into the cache (resuming), plus whatever the cache holds
+    of the others; at most `config.max_segments` segments per track."""
+    features = {}
+    for d, dataset in tracks.items():
+        path = feature_path(encoder.name, d, features_dir)
+        if d in config.datasets:  # resumes: only tracks missing from the cache are encoded
+            report(0.0, f"Encoding {d} with {encoder.name} (once; cached in {path.parent})")
+            features[d] = extract_features(
+                encoder, d, path, dataset, max_segments=config.max_segments,
+                progress=bars, should_stop=should_stop,
+                on_track=lambda done, total, d=d: report(
+                    done / total, f"Encoding {d} with {encoder.name}: track {done} of {total}"))
+        elif path.is_file():
+            features[d] = load_features(encoder.name, d, path=path)
+    return {d: f.limit_segments(config.max_segments) for d, f in features.items()}
+
+
+def _evaluate(adapter, config: TrainConfig, tracks: dict, features: dict,
+              zero_shot_splits: tuple[str, ...]) -> tuple[dict, list[dict], list[str]]:
+    """Every label set of every dataset scored (test split for trained datasets,
+    `zero_shot_splits` for the others): (scores by task, metric rows, skipped tasks)."""
+    trained = {tracks[d].spec.label_set for d in config.datasets}
+    scores, metrics, skipped = {}, [], []
+    for d, dataset in tracks.items():
+        for label_set in dataset.spec.label_sets:
+            zero_shot = label_set not in trained
+            for split in ("test",) if d in config.datasets else zero_shot_splits:
+                try:  # KeyError: no cache for `d`, or one without all of these tracks
+                    (task, s), = evaluate_all(adapter, [(d, label_set, split)],
+                                              features, tracks).items()
+                except KeyError:
+                    skipped.append(f"{d}/{split}/{label_set}")
+                    continue
+                scores[task] = s
+                metrics.append({"task": task, "dataset": d, "label_set": label_set,
+                                "split": split, "zero_shot": zero_shot,
+                                **{k: v for k, v in s.items() if k != "per_label_f1"}})
+    return scores, metrics, skipped

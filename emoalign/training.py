@@ -265,32 +265,8 @@ def train(config: TrainConfig, features: dict[str, FeatureSet] | None = None,
         weights = songs.sampling_weights(config.balanced)
         order = (rng.permutation(len(songs.features)) if weights is None
                  else rng.choice(len(songs.features), len(songs.features), p=weights))
-        totals = np.zeros(3)
-        for b in range(0, len(order), config.batch_songs):
-            if should_stop is not None and should_stop():
-                from .jobs import Stopped
-                raise Stopped("stopped while training")
-            idx = order[b:b + config.batch_songs]
-            x, mask = pad_batch([songs.features[i] for i in idx])
-            seg = mask.flatten()
-            out = adapter(x, mask).flatten(0, 1)[seg]  # (N segments, 384)
-            repeat = mask.sum(dim=1)
-
-            def per_segment(a: np.ndarray) -> torch.Tensor:
-                return torch.from_numpy(a[idx]).repeat_interleave(repeat, dim=0)
-
-            align = losses.alignment_loss(
-                out, targets, per_segment(songs.positive), per_segment(songs.allowed),
-                margin=config.margin, n_negatives=config.n_negatives,
-                hard_weight=config.hard_weight, generator=generator)
-            reg = (losses.alignment_regularizer(out, per_segment(songs.clusters))
-                   if config.lam > 0 else out.new_zeros(()))
-            loss = align + config.lam * reg
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            totals += [loss.item() * len(idx), align.item() * len(idx), reg.item() * len(idx)]
-        totals /= len(order)
+        totals = _train_epoch(adapter, songs, order, targets, config, optimizer, generator,
+                              should_stop)
         val = [validation_f1(adapter, v) for v in data.validation]
         val_f1 = float(np.mean(val))
         scheduler.step(val_f1)
@@ -308,3 +284,36 @@ def train(config: TrainConfig, features: dict[str, FeatureSet] | None = None,
     adapter.load_state_dict(best_state)
     adapter.eval()
     return TrainResult(adapter, config, best_epoch, best_f1, history, time.time() - start, data)
+
+
+def _train_epoch(adapter, songs, order: np.ndarray, targets: torch.Tensor, config: TrainConfig,
+                 optimizer, generator: torch.Generator,
+                 should_stop: Callable[[], bool] | None) -> np.ndarray:
+    """One pass over `order` (song indices) in batches; returns the mean [loss, align, reg]."""
+    totals = np.zeros(3)
+    for b in range(0, len(order), config.batch_songs):
+        if should_stop is not None and should_stop():
+            from .jobs import Stopped
+            raise Stopped("stopped while training")
+        idx = order[b:b + config.batch_songs]
+        x, mask = pad_batch([songs.features[i] for i in idx])
+        seg = mask.flatten()
+        out = adapter(x, mask).flatten(0, 1)[seg]  # (N segments, 384)
+        repeat = mask.sum(dim=1)
+
+        def per_segment(a: np.ndarray) -> torch.Tensor:
+            return torch.from_numpy(a[idx]).repeat_interleave(repeat, dim=0)
+
+        align = losses.alignment_loss(
+            out, targets, per_segment(songs.positive), per_segment(songs.allowed),
+            margin=config.margin, n_negatives=config.n_negatives,
+            hard_weight=config.hard_weight, generator=generator)
+        reg = (losses.alignment_regularizer(out, per_segment(songs.clusters))
+               if config.lam > 0 else out.new_zeros(()))
+        loss = align + config.lam * reg
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        totals += [loss.item() * len(idx), align.item() * len(idx), reg.item() * len(idx)]
+    totals /= len(order)
+    return totals
