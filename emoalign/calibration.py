@@ -242,7 +242,8 @@ def song_means(corpus: ReferenceCorpus, per_segment: np.ndarray) -> np.ndarray:
     return sums / np.diff(corpus.offsets).reshape(-1, *([1] * (per_segment.ndim - 1)))
 
 
-def fit_corpus_head(corpus: ReferenceCorpus, segment_targets: np.ndarray, mode: str = "fused"):
+def fit_corpus_head(corpus: ReferenceCorpus, segment_targets: np.ndarray, mode: str = "fused",
+                    valence_subset: bool = True):
     """The valence/arousal head fitted on a corpus's segments. Targets are z-scored within
     each collection first (their scales differ: quadrant signs, measure means, 11-point
     ratings), and every collection weighs the same."""
@@ -256,4 +257,5 @@ def fit_corpus_head(corpus: ReferenceCorpus, segment_targets: np.ndarray, mode: 
             y = segment_targets[rows, j]
             if np.isfinite(y).any():
                 z[rows, j] = (y - np.nanmean(y)) / (np.nanstd(y) + 1e-9)
-    return fit_va_head(corpus.features, corpus.tonal, z, segment_weights(corpus), mode)
+    return fit_va_head(corpus.features, corpus.tonal, z, segment_weights(corpus), mode,
+                       valence_subset=valence_subset)

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .tonal import TONAL_FEATURES
+
 # Words placed on Russell's circumplex (valence, arousal) in [-1, 1]: hand-placed after the
 # angles in Russell (1980) and Scherer (2005), rounded to 0.1. They label the valence/arousal
 # datasets in the word space (the k nearest words of a song's (v, a) are its positives).
@@ -40,6 +42,12 @@ POLES = {
 VA_MODES = ("fused", "tonal", "encoder", "concat")
 PRODUCT_MODE = "tonal"  # the head the product ships: best held-out quadrant F1 (train.generalisation)
 RIDGE_ALPHA = {"encoder": 30.0, "tonal": 10.0}  # chosen by train.generalisation (30 beat 100-3000)
+# The tonal features valence is read from: pitch and rhythm. Loudness and spectral shape
+# (rms_db, dynamic_range_db, centroid, brightness, flatness) describe the recording or the
+# MIDI renderer more than the music, and did not transfer to held-out collections
+# (results/generalisation.md: `tonal` vs `tonal-all16`).
+VALENCE_TONAL = tuple(n for n in TONAL_FEATURES if n not in
+                      ("rms_db", "dynamic_range_db", "centroid", "brightness", "flatness"))
 
 
 def circumplex_positives(valence: float, arousal: float, k: int = CIRCUMPLEX_K) -> list[str]:
@@ -100,9 +108,10 @@ def _ridge(x: np.ndarray, y: np.ndarray, w: np.ndarray, alpha: float) -> np.ndar
 
 def fit_va_head(features: np.ndarray, tonal: np.ndarray, targets: np.ndarray,
                 weights: np.ndarray, mode: str = "fused",
-                alpha: dict[str, float] | None = None) -> VAHead:
+                alpha: dict[str, float] | None = None, valence_subset: bool = True) -> VAHead:
     """Fit on segments: (S, D) encoder, (S, T) tonal features, (S, 2) valence/arousal targets
-    (NaN where unknown), (S,) sample weights (e.g. each dataset the same total)."""
+    (NaN where unknown), (S,) sample weights (e.g. each dataset the same total). With the 16
+    tonal.py features and `valence_subset`, the tonal block uses only `VALENCE_TONAL`."""
     if mode not in VA_MODES:
         raise ValueError(f"mode must be one of {VA_MODES}, got {mode!r}")
     alpha = {**RIDGE_ALPHA, **(alpha or {})}
@@ -110,7 +119,9 @@ def fit_va_head(features: np.ndarray, tonal: np.ndarray, targets: np.ndarray,
     mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
     z = (x - mean) / scale
     d = features.shape[1]
-    blocks = {"encoder": slice(0, d), "tonal": slice(d, x.shape[1]), "concat": slice(0, x.shape[1])}
+    tonal_cols = (np.arange(tonal.shape[1]) if tonal.shape[1] != len(TONAL_FEATURES) or not
+                  valence_subset else np.array([TONAL_FEATURES.index(n) for n in VALENCE_TONAL]))
+    blocks = {"encoder": slice(0, d), "tonal": d + tonal_cols, "concat": slice(0, x.shape[1])}
     weight, bias = np.zeros((2, x.shape[1])), np.zeros(2)
     for j, target in enumerate(("valence", "arousal")):
         known = ~np.isnan(targets[:, j])

@@ -79,3 +79,22 @@ def test_continuous_metrics_leave_out_zeros_and_nans():
     assert out["spearman"] < 1.0  # ... but counts for the rank correlation
     reversed_ = metrics.continuous_metrics(truth, -np.nan_to_num(truth))
     assert reversed_["roc_auc"] == 0.0 and reversed_["spearman"] == pytest.approx(-1.0)
+
+
+def test_valence_reads_pitch_and_rhythm_not_loudness_or_timbre():
+    """With the 16 tonal.py features, valence never reads the level and spectral-shape ones
+    (they describe the recording; results/generalisation.md, tonal vs tonal-all16), unless
+    asked to; arousal still comes from the encoder."""
+    from emoalign.tonal import TONAL_FEATURES
+    from emoalign.valence_arousal import VALENCE_TONAL
+
+    features, tonal, targets = _toy()
+    tonal[:, TONAL_FEATURES.index("rms_db")] += 3 * targets[:, 0]  # a tempting but dropped cue
+    d = features.shape[1]
+    dropped = [d + i for i, n in enumerate(TONAL_FEATURES) if n not in VALENCE_TONAL]
+    assert len(dropped) == 5
+    head = fit_va_head(features, tonal, targets, np.ones(len(targets)), mode="tonal")
+    assert np.all(head.weight[0, dropped] == 0) and np.any(head.weight[0, d:] != 0)
+    everything = fit_va_head(features, tonal, targets, np.ones(len(targets)), mode="tonal",
+                             valence_subset=False)
+    assert np.all(everything.weight[0, dropped] != 0)

@@ -44,6 +44,7 @@ TEST_SETS = {"emotify": ["emotify"], "4q": ["4q"], "vgmidi": [f"vgmidi@{TEST_REN
 # name -> (piano sets trained on, domain-balanced sampling); all use the shipped recipe:
 # Mean Shift cluster targets, lambda 0.5, per-segment adapter.
 CONFIGS = {"base": (False, False), "piano": (True, False), "piano-balanced": (True, True)}
+ALL_TONAL = "tonal-all16"  # the VA method whose valence reads all 16 tonal features
 CALIBRATIONS = ("raw", "zscore", "percentile", "percentile+prompts")
 PROMPTS = ("{}", "music that feels {}", "{} music")  # the prompt-ensemble lever (word side only)
 
@@ -142,7 +143,10 @@ def evaluate_fold(adapter, reference, heads, test_set: str) -> dict:
 
 
 def fit_heads(reference, targets: np.ndarray) -> dict:
-    return {mode: fit_corpus_head(reference, targets, mode) for mode in VA_MODES}
+    heads = {mode: fit_corpus_head(reference, targets, mode) for mode in VA_MODES}
+    # the ablation of VALENCE_TONAL: valence from all 16 tonal features
+    heads[ALL_TONAL] = fit_corpus_head(reference, targets, "tonal", valence_subset=False)
+    return heads
 
 
 def held_out_runs(configs: list[str], seeds: list[int], epochs: int, log) -> list[dict]:

@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 
 from emoalign.valence_arousal import PRODUCT_MODE, VA_MODES
-from train.generalisation import CALIBRATIONS
+from train.generalisation import ALL_TONAL, CALIBRATIONS
 
 PRIMARY = ("4q", "vgmidi@musescore", "memomusic@musescore")  # the quadrant target's sets
 PRODUCT_CONFIG = "base"  # the shipped adapter's recipe (see the in-domain table for why)
-VA_METHODS = (*VA_MODES, "poles")
+VA_METHODS = (*VA_MODES, ALL_TONAL, "poles")
 
 
 def _values(rows, key):
@@ -129,7 +129,9 @@ def write_report(json_paths: list[str | Path], md_path: str | Path) -> None:
             f"{cell(rows_of(best, t), f'arousal_roc_auc/{method}')} / "
             f"{cell(rows_of(best, t), f'va_macro_f1/{method}')}" for t in va_sets) + " |")
     out += ["", "`fused`: valence from tonal and encoder ridge heads averaged, arousal from the "
-            "encoder; `tonal` / `encoder` / `concat`: one input block for valence; `poles`: "
+            "encoder; `tonal` / `encoder` / `concat`: one input block for valence (the tonal "
+            "block is pitch and rhythm only, `VALENCE_TONAL`); `tonal-all16`: `tonal` with all "
+            "16 tonal features, loudness and spectral shape included; `poles`: "
             "cosine with positive minus negative pole words in the adapter's space.", ""]
 
     out += [f"## Calibration of word scores (`{best}`)", "",
