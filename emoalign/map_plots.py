@@ -5,6 +5,7 @@ stars with their names; colours follow `colours.emotion_colour` for emotion cate
 from __future__ import annotations
 
 from collections.abc import Sequence
+from html import escape
 
 import numpy as np
 import plotly.graph_objects as go
@@ -74,49 +75,103 @@ CLUSTER_PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc9
                    "#b07aa1", "#ff9da7", "#9c755f", "#499894", "#d37295", "#86bcb6",
                    "#b6992d", "#8cd17d", "#a0cbe8", "#ffbe7d")
 SINGLETON = "rgba(138,143,152,0.6)"
+NAME_FONT = 12  # px, a cluster's name
+NAME_GAP = 15  # px between a cluster's name and its nearest point
+PHONE_PLOT_PX = np.array([300.0, 520.0])  # the cluster plot's area on a 390-px phone
 
 
 def cluster_figure(labels: Sequence[str], xy: np.ndarray, assignments: Sequence[int],
                    sources: dict[str, Sequence[str]], shown: Sequence[bool],
-                   highlight: set[int] | None = None, title: str = "Label clusters"
+                   highlight: set[int] | None = None, title: str = "Label clusters",
+                   names: Sequence[str] | None = None, named: set[int] = frozenset()
                    ) -> go.Figure:
     """Labels at fixed positions (`xy`), coloured by cluster (clusters numbered by size, 0 the
-    largest), each multi-label cluster named at its centre by its first labels. `shown` masks
-    the labels drawn; `highlight` (label indices) are drawn large, everything else faded."""
+    largest). Each multi-label cluster is written once, by its name (`names[cluster]`, e.g.
+    "loving / romantic +2"), under its lowest point (or over its highest, to clear another
+    name); its labels are in the hover, so words that
+    sit close together do not overwrite each other. Labels alone in their cluster, `named`
+    ones (your words) and `highlight`ed ones are written at their point. `shown` masks the
+    labels drawn; `highlight` (label indices) are drawn large, everything else faded. Every
+    point carries its label as customdata."""
     xy = np.asarray(xy, dtype=float)
     assignments = np.asarray(assignments)
     sizes = np.bincount(assignments) if len(assignments) else np.zeros(0, int)
-    fig = go.Figure()
+    names = list(names) if names is not None else [f"cluster {c + 1}" for c in range(len(sizes))]
+    big = set(highlight or ())
+    fig, groups = go.Figure(), []
     for cluster in dict.fromkeys(int(a) for a, s in zip(assignments, shown) if s):
         members = [i for i in range(len(labels)) if assignments[i] == cluster and shown[i]]
         multi = sizes[cluster] > 1
         colour = CLUSTER_PALETTE[cluster % len(CLUSTER_PALETTE)] if multi else SINGLETON
         lit = [highlight is None or i in highlight for i in members]
+        written = [not multi or i in named or i in big for i in members]
         fig.add_trace(go.Scatter(
             x=xy[members, 0], y=xy[members, 1], mode="markers+text",
-            name=f"cluster {cluster + 1}" if multi else "alone",
-            legendgroup="alone" if not multi else None, showlegend=False,
-            text=[labels[i] for i in members], textposition="top center",
-            textfont=dict(size=[13 if highlight and i in highlight else 10 for i in members],
-                          color=INK),
-            marker=dict(size=[18 if highlight and i in highlight else 10 for i in members],
+            name=names[cluster] if multi else "alone", showlegend=False,
+            customdata=[labels[i] for i in members],
+            text=[escape(labels[i]) if w else "" for i, w in zip(members, written)],
+            textposition=[_side(xy, i, members) for i in members],
+            textfont=dict(size=[13 if i in big else 11 for i in members], color=INK),
+            marker=dict(size=[18 if i in big else 10 for i in members],
                         color=colour, opacity=[1.0 if on else 0.25 for on in lit],
-                        line=dict(width=[3 if highlight and i in highlight else 0
-                                         for i in members], color=INK)),
-            hovertext=[_cluster_hover(labels, i, sources, cluster, sizes) for i in members],
+                        line=dict(width=[3 if i in big else 0 for i in members], color=INK)),
+            hovertext=[_cluster_hover(labels, i, sources, names[cluster], sizes[cluster])
+                       for i in members],
             hoverinfo="text"))
         if multi:
-            centre = xy[members].mean(axis=0)
-            fig.add_annotation(x=centre[0], y=centre[1], showarrow=False, yshift=-16,
-                               text=f"<b>{cluster + 1}</b>", font=dict(size=11, color=colour))
+            groups.append((cluster, members, colour, any(lit)))
+    places = _name_places(xy, np.flatnonzero(np.asarray(shown, bool)),
+                          [(names[c], members) for c, members, *_ in groups])
+    for (cluster, _, colour, lit), (x, y, shift) in zip(groups, places):
+        fig.add_annotation(x=x, y=y, yshift=shift, showarrow=False,
+                           text=f"<b>{escape(names[cluster])}</b>",
+                           font=dict(size=NAME_FONT, color=colour), opacity=1.0 if lit else 0.4)
     fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False, scaleanchor="x", scaleratio=1)
+    fig.update_yaxes(visible=False)  # no fixed aspect: the points fill a phone's tall plot too
     return _layout(fig, title, height=640, uirevision="clusters", dragmode="pan")
 
 
-def _cluster_hover(labels, i, sources, cluster, sizes) -> str:
-    from html import escape
+def _name_places(xy: np.ndarray, shown: np.ndarray, clusters: list[tuple[str, list[int]]]
+                 ) -> list[tuple[float, float, int]]:
+    """(x, y, yshift in px) of each cluster's name, in order: under its lowest point, or over
+    its highest when that would overlap a `shown` point or a name placed before. Sized as on a
+    phone, where space is least."""
+    if not clusters:
+        return []
+    lo, span = xy[shown].min(axis=0), np.ptp(xy[shown], axis=0)  # the drawn points' extent
+    span[span == 0] = 1.0
+    dots = (xy - lo) / span * PHONE_PLOT_PX
+    placed = [(x - 5, x + 5, y - 5, y + 5) for x, y in dots[shown]]  # names clear points too
+    places = []
+    for name, members in clusters:
+        px = dots[members]  # y up, like the data
+        centre, half = px[:, 0].mean(), len(name) * 0.33 * NAME_FONT  # bold text
+        options = [(px[:, 1].min() - NAME_GAP, xy[members, 1].min(), -NAME_GAP),
+                   (px[:, 1].max() + NAME_GAP, xy[members, 1].max(), NAME_GAP)]
+        boxes = [(centre - half, centre + half, at - NAME_FONT / 2, at + NAME_FONT / 2)
+                 for at, *_ in options]
+        free = [not any(_overlap(box, other) for other in placed) for box in boxes]
+        pick = free.index(True) if any(free) else 0
+        placed.append(boxes[pick])
+        places.append((float(xy[members, 0].mean()), float(options[pick][1]), options[pick][2]))
+    return places
+
+
+def _overlap(a: tuple, b: tuple) -> bool:
+    """Two (left, right, bottom, top) boxes overlap."""
+    return a[0] < b[1] and b[0] < a[1] and a[2] < b[3] and b[2] < a[3]
+
+
+def _side(xy: np.ndarray, i: int, members: Sequence[int]) -> str:
+    """Where a written label goes: away from its cluster's centre, so it clears the others."""
+    dx, dy = xy[i] - xy[members].mean(axis=0) if len(members) > 1 else (0.0, 1.0)
+    if abs(dx) > abs(dy):
+        return "middle right" if dx > 0 else "middle left"
+    return "top center" if dy >= 0 else "bottom center"
+
+
+def _cluster_hover(labels, i, sources, name, size) -> str:
     where = ", ".join(sources.get(labels[i], ()))
     return (f"<b>{escape(labels[i])}</b><br>{escape(where)}<br>"
-            + (f"cluster {cluster + 1} ({sizes[cluster]} labels)" if sizes[cluster] > 1
+            + (f"cluster '{escape(name)}' ({size} labels)" if size > 1
                else "alone in its cluster"))
