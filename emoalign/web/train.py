@@ -28,10 +28,9 @@ DEFAULT_LAMBDA = 1.0  # within the paper's 1-2.5, where the regulariser helped z
 
 
 def shipped_datasets() -> list[tuple[str, str]]:
-    from ..datasets import available_datasets
-    titles = {"emotify": "Emotify (GEMS-9, 400 clips)",
-              "4q": "4Q (AllMusic moods and Russell quadrants, 900 clips)"}
-    return [(titles.get(d, d), d) for d in available_datasets()]
+    """(title, name) of each shipped dataset whose audio is here."""
+    from ..datasets import available_datasets, dataset_title
+    return [(dataset_title(d), d) for d in available_datasets()]
 
 
 def your_folder(folder: str, labels_csv: str | None, uploads: list[str] | None,
