@@ -1,6 +1,6 @@
 """Plotly figures of the song map: pure functions from coordinates and categories to a figure.
-Reference songs are small dots, bundled examples diamonds, the visitor's songs large outlined
-stars with their names; colours follow `colours.emotion_colour` for emotion categories."""
+Reference songs are small dots, songs of the local library squares, bundled examples
+diamonds, the visitor's songs large outlined stars with their names; colours follow `colours.emotion_colour` for emotion categories."""
 
 from __future__ import annotations
 
@@ -14,23 +14,25 @@ from .colours import emotion_colour
 from .plots import INK, _layout
 
 STYLE = {"reference": dict(symbol="circle", size=6, opacity=0.75),
+         "library": dict(symbol="square", size=8, opacity=0.9),
          "example": dict(symbol="diamond", size=12, opacity=1.0),
          "yours": dict(symbol="star", size=22, opacity=1.0),
          "label": dict(symbol="diamond-open", size=10, opacity=1.0)}
 NAMED = ("example", "yours", "label")  # kinds whose names are written on the map
-KIND_TITLES = {"reference": "reference songs", "example": "examples", "yours": "your songs",
-               "label": "emotion words"}
+KIND_TITLES = {"reference": "reference songs", "library": "your library", "example": "examples",
+               "yours": "your songs", "label": "emotion words"}
 
 
 def song_map_figure(xy: np.ndarray, names: Sequence[str], kinds: Sequence[str],
                     colours: Sequence, hover: Sequence[str], title: str,
                     numeric: bool = False, colour_title: str = "") -> go.Figure:
-    """Scatter of the map. `kinds` per point: "reference", "example", "yours" or "label";
+    """Scatter of the map. `kinds` per point: "reference", "library", "example", "yours" or
+    "label";
     `colours` the category (or, `numeric`, the value in [-1, 1]) each point is coloured by."""
     xy = np.asarray(xy, dtype=float)
     kinds, hover = list(kinds), list(hover)
     fig = go.Figure()
-    for kind in ("reference", "label", "example", "yours"):
+    for kind in ("reference", "library", "label", "example", "yours"):
         members = [i for i, k in enumerate(kinds) if k == kind]
         if not members:
             continue
