@@ -52,7 +52,7 @@ def song_map_figure(xy: np.ndarray, names: Sequence[str], kinds: Sequence[str],
 
 def _trace(fig, xy, members, kind, names, hover, colour, name, legendgroup=None, **marker):
     style = STYLE[kind]
-    line = (dict(width=2, color=INK) if kind in ("yours", "example") else dict(width=0))
+    line = dict(width={"yours": 2, "example": 2, "library": 1}.get(kind, 0), color=INK)
     fig.add_trace(go.Scatter(
         x=xy[members, 0], y=xy[members, 1], name=name, legendgroup=legendgroup,
         mode="markers+text" if kind in NAMED else "markers",
