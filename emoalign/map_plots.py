@@ -45,9 +45,11 @@ def song_map_figure(xy: np.ndarray, names: Sequence[str], kinds: Sequence[str],
                        f"{category}" if kind == "reference" else f"{KIND_TITLES[kind]}: {category}",
                        legendgroup=str(category))
     fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False, scaleanchor="x", scaleratio=1)
-    return _layout(fig, title, height=620, legend=dict(itemsizing="constant"),
-                   uirevision="song-map", dragmode="pan")
+    fig.update_yaxes(visible=False)  # no fixed aspect: the map fills a phone's tall plot too
+    # the legend under the map, so that on a phone it does not take the map's width
+    return _layout(fig, title, height=680, uirevision="song-map", dragmode="pan",
+                   legend=dict(itemsizing="constant", orientation="h", x=0, y=-0.02,
+                               yanchor="top"))
 
 
 def _trace(fig, xy, members, kind, names, hover, colour, name, legendgroup=None, **marker):
@@ -79,7 +81,7 @@ CLUSTER_PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc9
 SINGLETON = "rgba(138,143,152,0.6)"
 NAME_FONT = 12  # px, a cluster's name
 NAME_GAP = 15  # px between a cluster's name and its nearest point
-PHONE_PLOT_PX = np.array([300.0, 520.0])  # the cluster plot's area on a 390-px phone
+PHONE_PLOT_PX = np.array([306.0, 580.0])  # the cluster plot's area on a 390-px phone
 
 
 def cluster_figure(labels: Sequence[str], xy: np.ndarray, assignments: Sequence[int],
@@ -136,25 +138,26 @@ def cluster_figure(labels: Sequence[str], xy: np.ndarray, assignments: Sequence[
 def _name_places(xy: np.ndarray, shown: np.ndarray, clusters: list[tuple[str, list[int]]]
                  ) -> list[tuple[float, float, int]]:
     """(x, y, yshift in px) of each cluster's name, in order: under its lowest point, or over
-    its highest when that would overlap a `shown` point or a name placed before. Sized as on a
-    phone, where space is least."""
+    its highest when that clashes less with the names placed before (first) and the `shown`
+    points (then). Sized as on a phone, where space is least."""
     if not clusters:
         return []
     lo, span = xy[shown].min(axis=0), np.ptp(xy[shown], axis=0)  # the drawn points' extent
     span[span == 0] = 1.0
     dots = (xy - lo) / span * PHONE_PLOT_PX
-    placed = [(x - 5, x + 5, y - 5, y + 5) for x, y in dots[shown]]  # names clear points too
-    places = []
+    points = [(x - 6, x + 6, y - 6, y + 6) for x, y in dots[shown]]
+    names, places = [], []
     for name, members in clusters:
         px = dots[members]  # y up, like the data
-        centre, half = px[:, 0].mean(), len(name) * 0.33 * NAME_FONT  # bold text
+        centre, half = px[:, 0].mean(), len(name) * 0.3 * NAME_FONT  # bold text
         options = [(px[:, 1].min() - NAME_GAP, xy[members, 1].min(), -NAME_GAP),
                    (px[:, 1].max() + NAME_GAP, xy[members, 1].max(), NAME_GAP)]
-        boxes = [(centre - half, centre + half, at - NAME_FONT / 2, at + NAME_FONT / 2)
+        boxes = [(centre - half, centre + half, at - NAME_FONT * 0.7, at + NAME_FONT * 0.7)
                  for at, *_ in options]
-        free = [not any(_overlap(box, other) for other in placed) for box in boxes]
-        pick = free.index(True) if any(free) else 0
-        placed.append(boxes[pick])
+        clashes = [(sum(_overlap(box, other) for other in names),
+                    sum(_overlap(box, other) for other in points)) for box in boxes]
+        pick = clashes.index(min(clashes))  # the first (under) on a tie
+        names.append(boxes[pick])
         places.append((float(xy[members, 0].mean()), float(options[pick][1]), options[pick][2]))
     return places
 

@@ -127,7 +127,8 @@ def build(session: gr.State):
                            show_label=False, elem_id="cluster-graph")
     with gr.Accordion("Every cluster", open=False):
         cluster_table = gr.Dataframe(pd.DataFrame(columns=CLUSTER_COLUMNS), label="Clusters",
-                                     interactive=False, wrap=True)
+                                     interactive=False, wrap=True,
+                                     column_widths=[200, 60, 420, 260])  # px: phones scroll
     event = dict(fn=cluster_labels, box=cluster_error, concurrency_limit=2,
                  concurrency_id="clusters",
                  inputs=[sets_in, cluster_words_in, bandwidth_in, estimate_in, session,

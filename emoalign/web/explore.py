@@ -30,6 +30,7 @@ from .config import ANALYSES, EXAMPLES, MODELS, PUBLIC
 from .errors import bind, error_box
 
 RANKING_COLUMNS = ["rank", "song", "score", "source", "known label"]
+RANKING_WIDTHS = [60, 280, 80, 220, 160]  # px, so that on a phone the table scrolls sideways
 COLOUR_BY = ["predicted emotion", "valence", "arousal", "dataset label", "dataset"]
 ALIASES = {"true emotion": "dataset label"}  # the name an earlier API used
 SHOWN = 20  # rows of a ranking (the visitor's songs are always listed too)
@@ -131,9 +132,9 @@ def embedding_map(vocabulary_name: str, colour_by: str, show_labels: bool, sessi
         hover += [f"<b>{html.escape(display[label])}</b><br>an emotion word, placed among the "
                   f"songs it fits best" for label in labels]
     n_yours, n_library = kinds.count("yours"), kinds.count("library")
-    title = (f"{len(catalogue)} songs: {catalogue.n_anchor} reference, "
+    title = (f"{len(catalogue)} songs<br><sup>{catalogue.n_anchor} reference, "
              f"{kinds.count('example')} examples, {n_yours} yours"
-             + (f", {n_library} in your library" if n_library else ""))
+             + (f", {n_library} in your library" if n_library else "") + "</sup>")
     figure = map_plots.song_map_figure(xy, names, kinds, colours, hover, title,
                                        numeric=colour_by in ("valence", "arousal"),
                                        colour_title=colour_by)
@@ -192,9 +193,12 @@ def similar_songs(song_name: str | None, session: Session):
 def build(session: gr.State):
     """The map and search section; returns the 'songs like' dropdown (refreshed by the app)."""
     with gr.Row():
-        colour_in = gr.Radio(COLOUR_BY, value="predicted emotion", label="Colour by")
-        map_vocab = gr.Dropdown(vocabulary_choices(), value="gems", label="Emotion words")
-        labels_in = gr.Checkbox(False, label="Show the emotion words on the map")
+        colour_in = gr.Radio(COLOUR_BY, value="predicted emotion", label="Colour by",
+                             min_width=300)
+        map_vocab = gr.Dropdown(vocabulary_choices(), value="gems", label="Emotion words",
+                                min_width=240)
+        with gr.Column(min_width=240):  # a checkbox alone ignores min_width
+            labels_in = gr.Checkbox(False, label="Show the emotion words on the map")
     map_error = error_box("map-error")
     map_info = gr.Markdown(elem_id="map-info")
     map_plot = gr.Plot(label="Map", elem_id="map-plot", show_label=False)
@@ -203,14 +207,16 @@ def build(session: gr.State):
         search_btn = gr.Button("Search", variant="primary")
     search_error = error_box("search-error")
     search_out = gr.Dataframe(pd.DataFrame(columns=RANKING_COLUMNS), label="Best matches",
-                              interactive=False, elem_id="search-table")
+                              interactive=False, elem_id="search-table", wrap=True,
+                              column_widths=RANKING_WIDTHS)
     with gr.Row(equal_height=True):
         like_song = gr.Dropdown([], label="Songs like this one of yours",
                                 allow_custom_value=True, scale=3)
         like_btn = gr.Button("Find similar songs")
     like_error = error_box("similar-error")
     like_out = gr.Dataframe(pd.DataFrame(columns=RANKING_COLUMNS), label="Most similar songs",
-                            interactive=False, elem_id="similar-table")
+                            interactive=False, elem_id="similar-table", wrap=True,
+                            column_widths=RANKING_WIDTHS)
     map_inputs = [map_vocab, colour_in, labels_in, session]
     map_event = dict(fn=embedding_map, inputs=map_inputs, outputs=[map_plot, map_info],
                      box=map_error, concurrency_limit=2, concurrency_id="map")

@@ -30,6 +30,7 @@ CSS = PLAYER_CSS + """
   background: var(--neutral-200, #e5e7eb); overflow: hidden; }
 .dark .emo-bars .emo-track { background: var(--neutral-700, #374151); }
 .emo-bars .emo-fill { display: block; height: 100%; border-radius: 0.45em; }
+.dark .emo-hero .emo-feels b { filter: brightness(1.6); }  /* dark emotion colours, dark page */
 .emo-bars .emo-value { font-variant-numeric: tabular-nums; text-align: right; }
 .emo-bars .emo-meaning { grid-column: 2 / 4; font-size: 0.8em; opacity: 0.7;
   margin-top: -0.1em; }

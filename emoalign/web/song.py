@@ -143,7 +143,8 @@ def build(session: gr.State):
             trim_in = gr.Checkbox(False, label=f"Analyse only the first "
                                                f"{SONG_SECONDS_CAP / 60:.0f} min of longer songs")
         table_out = gr.Dataframe(pd.DataFrame(columns=SCORE_COLUMNS), label="Every emotion",
-                                 interactive=False, elem_id="scores-table")
+                                 interactive=False, elem_id="scores-table",
+                                 column_widths=[60, 200, 90, 110, 130])  # px: phones scroll
         files_out = gr.File(label="Download scores (CSV, JSON)", file_count="multiple",
                             interactive=False)
     outputs = [hero_out, va_out, timeline_out, table_out, files_out, details_out]
