@@ -206,7 +206,7 @@ def build(session: gr.State):
     train_status = gr.Markdown(elem_id="train-status")
     loss_plot = gr.Plot(plots.empty_figure("Loss curve"), label="Training", show_label=False)
     metrics_out = gr.Dataframe(pd.DataFrame(columns=METRIC_COLUMNS), label="Test metrics",
-                               interactive=False, column_widths=[150] + [110] * 7)  # px
+                               interactive=False, column_widths=[150] + [135] * 7)  # px
     use_btn = gr.Button("Use this adapter")
     trained_path = gr.State(None)
     training = bind(
