@@ -21,7 +21,7 @@ from .. import map_plots
 from ..atlas import load_song_map, place
 from ..catalogue import SOURCES, Catalogue, library_songs, reference_catalogue
 from ..library import Library, LibraryError, default_db_path
-from ..labels import load_label_set, parse_words
+from ..labels import parse_words
 from ..pipeline import EmotionPipeline
 from ..safety import BoundedCache
 from ..session import Session
