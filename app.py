@@ -14,7 +14,8 @@ warm the default model at start-up), EMOALIGN_DATA (the shared data folder for t
 EMOALIGN_PUBLIC=1 (public mode; on by default when SPACE_ID is set: no server paths, uploads
 only), EMOALIGN_MAX_UPLOAD_MB (per file, default 200), EMOALIGN_TRAIN_MAX_SECONDS (time cap
 of a training job; default 1800 in public mode, none locally), EMOALIGN_LIBRARY_LIMIT (songs
-kept per session, default 100).
+kept per session, default 100), EMOALIGN_LIBRARY (an indexed library the Explore tab browses
+too, when not public; default ~/.emoalign/library.db).
 """
 
 from __future__ import annotations

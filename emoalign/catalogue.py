@@ -3,7 +3,8 @@ datasets' labels), the bundled examples and the visitor's own songs, as points w
 embedding, a place on the precomputed map, valence/arousal and a known label.
 
 `reference_catalogue` builds the always-there part; `Catalogue.extend` adds any list of songs
-(the session's, or an indexed library's) placed on the stored map without refitting it.
+(the session's, or an indexed library's: `library_songs`) placed on the stored map without
+refitting it.
 `search` and `similar` rank every point by cosine, best first.
 """
 
@@ -19,7 +20,8 @@ from .valence_arousal import QUADRANT_WORDS
 
 DATASET_TITLES = {"emotify": "Emotify", "4q": "4Q", "vgmidi": "VGMIDI",
                   "memomusic": "MemoMusic"}
-SOURCES = {"reference": "reference song", "example": "bundled example", "yours": "your song"}
+SOURCES = {"reference": "reference song", "example": "bundled example", "yours": "your song",
+           "library": "your library"}
 
 
 @dataclasses.dataclass
@@ -80,6 +82,17 @@ def reference_catalogue(reference, embeddings: np.ndarray, song_map: SongMap | N
                      np.asarray(embeddings, np.float64), np.asarray(xy, np.float64),
                      np.asarray(valence, np.float64), np.asarray(arousal, np.float64),
                      n_anchor=len(names))
+
+
+def library_songs(index) -> dict:
+    """An indexed library's songs (a `SongIndex` from `Library.index`) as `Catalogue.extend`
+    arguments: named by their paths relative to the indexed folder (file names only, should
+    a path be absolute), with the valence/arousal predicted when they were indexed."""
+    names = [key if not key.startswith("/") else key.rsplit("/", 1)[-1] for key in index.keys]
+    va = np.array([[np.nan if info.get(k) is None else info[k] for k in ("valence", "arousal")]
+                   for info in index.info], np.float64).reshape(-1, 2)
+    return dict(names=names, embeddings=np.asarray(index.embeddings, np.float64),
+                sources=["library"] * len(names), valence_arousal=va)
 
 
 def _ranked(scores: np.ndarray, top: int | None) -> list[tuple[int, float]]:

@@ -12,6 +12,7 @@ PAPER_BANDWIDTH = 0.7736  # what that quantile gave the paper on MTG + CAL500 (T
 # (the reference's 22 and 62 Emotify "clusters" at bandwidth 1e-8); any bandwidth this small
 # already means "every label its own cluster".
 MIN_BANDWIDTH = 1e-3
+NAME_WORDS = 2  # a cluster is named by its most central labels
 
 
 @dataclass
@@ -32,10 +33,37 @@ class LabelClusters:
                   for c in range(self.n_clusters)]
         return sorted(groups, key=len, reverse=True)
 
+    def named_groups(self, words: int = NAME_WORDS) -> list[tuple[str, list[str]]]:
+        """(name, labels) of each cluster, largest first, its labels most central first (by
+        cosine to their mean embedding). The name is the first `words` distinct words of those
+        labels, and "+n" for the n labels it leaves out: "loving / romantic +2" for
+        ["loving, romantic", "romantic", "love", "touching, loving"]."""
+        named = []
+        for c in range(self.n_clusters):
+            members = np.flatnonzero(self.assignments == c)
+            vectors = self.embeddings[members]
+            vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True).clip(1e-12)
+            order = np.argsort(-(vectors @ vectors.mean(axis=0)), kind="stable")
+            group = [self.labels[members[i]] for i in order]
+            named.append((cluster_name(group, words), group))
+        return sorted(named, key=lambda pair: len(pair[1]), reverse=True)
+
     def cluster_of(self, label: str) -> list[str]:
         """The labels that share `label`'s cluster (itself included)."""
         cluster = self.assignments[self.labels.index(label)]
         return [l for l, a in zip(self.labels, self.assignments) if a == cluster]
+
+
+def label_words(label: str) -> list[str]:
+    """The words of a label: "touching, loving" -> ["touching", "loving"]."""
+    return [w.strip() for w in label.split(",") if w.strip()] or [label]
+
+
+def cluster_name(group: list[str], words: int = NAME_WORDS) -> str:
+    """A group of labels (most central first) in a few words, "+n" for labels left out."""
+    name = list(dict.fromkeys(w for label in group for w in label_words(label)))[:words]
+    rest = sum(not set(label_words(label)) <= set(name) for label in group)
+    return " / ".join(name) + (f" +{rest}" if rest else "")
 
 
 def paper_bandwidth(embeddings: np.ndarray, quantile: float = PAPER_QUANTILE) -> float:

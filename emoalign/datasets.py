@@ -65,6 +65,12 @@ DATASETS = {
        for family in ("vgmidi", "memomusic") for variant in PIANO_VARIANTS
        if (family, variant) != ("vgmidi", "audio")},
 }
+# what a visitor reads for each dataset (dataset_title adds how many tracks it has)
+COLLECTION_TITLES = {"emotify": "Emotify, GEMS-9 emotions",
+                     "4q": "4Q, AllMusic moods and Russell quadrants",
+                     "vgmidi": "VGMIDI game-music piano", "memomusic": "MemoMusic piano"}
+VARIANT_TITLES = {"fluidr3": "FluidR3 render", "musescore": "MuseScore render",
+                  "timgm": "TimGM6mb render", "audio": "recordings"}
 LABEL_SET_K = {"gems": 3, "allmusic": 6, "quadrants": 1, "circumplex": 3}
 CUSTOM_PREFIX = "custom-"  # names of folder datasets: custom-<hash of the folder and CSV paths>
 MIN_FOLDER_TRACKS = 6
@@ -92,6 +98,19 @@ def available_datasets(root: str | Path | None = None) -> list[str]:
                 continue
         out.append(name)
     return out
+
+
+def dataset_title(name: str, root: str | Path | None = None) -> str:
+    """A dataset in plain words with its size as found in the data directory:
+    "VGMIDI game-music piano, FluidR3 render (200 pieces)", "Emotify, GEMS-9 emotions (400
+    clips)"."""
+    spec = DATASETS[name]
+    n = len(load_tracks(name, root).ids)
+    variant = name.partition("@")[2]
+    title = COLLECTION_TITLES.get(spec.collection, spec.collection)
+    if not variant:
+        return f"{title} ({n} clips)"
+    return f"{title}, {VARIANT_TITLES.get(variant, variant)} ({n} pieces)"
 
 
 @dataclass

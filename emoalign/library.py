@@ -330,10 +330,14 @@ class Library:
         return None if values is None else SongRow.from_record(dict(zip(("id", *SONG_COLUMNS),
                                                                         values)))
 
-    def index(self) -> SongIndex:
-        """Every song's embedding as one (N, 384) float32 matrix, keyed by path."""
-        rows = self.db.execute("SELECT id, path, duration_s, valence, arousal, embedding "
-                               "FROM songs ORDER BY id").fetchall()
+    def index(self, encoder: str | None = None, adapter_sha256: str | None = None) -> SongIndex:
+        """Every song's embedding as one (N, 384) float32 matrix, keyed by path; only the songs
+        of `encoder` and `adapter_sha256` when given (another model embeds elsewhere)."""
+        pairs = [(c, v) for c, v in (("encoder", encoder), ("adapter_sha256", adapter_sha256))
+                 if v]
+        where = " WHERE " + " AND ".join(f"{c}=?" for c, _ in pairs) if pairs else ""
+        rows = self.db.execute(f"SELECT id, path, duration_s, valence, arousal, embedding "
+                               f"FROM songs{where} ORDER BY id", [v for _, v in pairs]).fetchall()
         matrix = np.frombuffer(b"".join(r[5] for r in rows), np.float32).reshape(-1, EMBEDDING_DIM)
         info = [{"id": r[0], "duration_s": r[2], "valence": r[3], "arousal": r[4]} for r in rows]
         return SongIndex("library", [r[1] for r in rows], matrix, info)

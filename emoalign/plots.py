@@ -61,7 +61,7 @@ def score_bars(words: Sequence[str], scores: Sequence[float], votes: Sequence[in
         textfont=dict(size=13), marker=dict(color=[emotion_colour(words[i]) for i in order][::-1]),
         hovertext=hover[::-1], hoverinfo="text"))
     if calibrated:
-        fig.update_xaxes(title="score: share of the reference songs this song beats",
+        fig.update_xaxes(title="score: share of reference songs it beats",
                          range=[0, 1])
     else:
         fig.update_xaxes(title="cosine similarity (song mean embedding)")
@@ -73,10 +73,12 @@ def score_bars(words: Sequence[str], scores: Sequence[float], votes: Sequence[in
 def timeline_heatmap(segment_starts: Sequence[float], words: Sequence[str],
                      segment_scores: np.ndarray, segment_seconds: float = 10.0,
                      top_n: int = 12, title: str = "Emotion timeline",
-                     calibrated: bool = False, duration: float | None = None) -> go.Figure:
+                     calibrated: bool = False, duration: float | None = None,
+                     seeks: bool = True) -> go.Figure:
     """Heatmap of (segments x words) scores on the song's time axis in seconds (the player's),
     one cell per segment; rows are the `top_n` words by mean score. `calibrated` scores
-    (shares of the reference songs) use a fixed 0-1 colour scale."""
+    (shares of the reference songs) use a fixed 0-1 colour scale. `seeks`: a click plays the
+    segment (the Song tab's timeline, under its player), and the axis says so."""
     segment_scores = np.asarray(segment_scores, dtype=float)
     starts = np.asarray(segment_starts, dtype=float)
     order = np.argsort(-segment_scores.mean(axis=0), kind="stable")[:top_n]
@@ -90,10 +92,11 @@ def timeline_heatmap(segment_starts: Sequence[float], words: Sequence[str],
         customdata=np.tile(np.array(spans, dtype=object), (len(order), 1)),
         colorbar=dict(title=name, thickness=12), **(dict(zmin=0, zmax=1) if calibrated else {}),
         hovertemplate=f"%{{y}}<br>%{{customdata}}<br>{name} %{{z:.2f}}"
-                      f"<br>click to play from here<extra></extra>"))
+                      f"{'<br>click to play from here' if seeks else ''}<extra></extra>"))
     fig.update_yaxes(autorange="reversed", automargin=True, tickmode="linear", dtick=1)
     ticks = np.arange(0, edges[-1] + 1e-9, 30 if edges[-1] > 120 else 10) if len(edges) else []
-    fig.update_xaxes(title="time (click a segment to play it)", range=[0, edges[-1]],
+    fig.update_xaxes(title="time (click a segment to play it)" if seeks else "time",
+                     range=[0, edges[-1]],
                      tickvals=list(ticks), ticktext=[_clock(t) for t in ticks])
     fig = _layout(fig, title, height=max(260, 100 + 24 * len(order)))
     return fig.update_layout(margin=dict(b=50))

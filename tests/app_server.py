@@ -69,7 +69,10 @@ def launched_server(env: dict[str, str] | None = None, timeout: float = 240.0):
     log = tempfile.NamedTemporaryFile("w+", prefix="emoalign-app-", suffix=".log", delete=False)
     process = subprocess.Popen(
         [sys.executable, "app.py", "--port", str(port), "--host", "127.0.0.1"], cwd=REPO,
-        env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", **(env or {})},
+        env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False",
+             # the developer's own library stays out of tests and screenshots unless asked for
+             "EMOALIGN_LIBRARY": str(Path(log.name).with_suffix(".no-library.db")),
+             **(env or {})},
         stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     started = time.monotonic()

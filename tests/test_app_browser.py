@@ -52,6 +52,47 @@ def plot_points(page, elem_id: str) -> int:
         .calcdata.reduce((n, trace) => n + trace.length, 0)""")
 
 
+# the <audio> of Gradio's waveform player, in a shadow root
+PLAYER_MEDIA = """() => { for (const el of document.querySelectorAll('#song-audio *')) {
+    const audio = el.shadowRoot && el.shadowRoot.querySelector('audio');
+    if (audio) return audio; } }"""
+
+
+def timeline_axes(page) -> dict:
+    """The timeline's plot area on the page (px) and its segment edges (s)."""
+    return page.evaluate("""() => {
+        const plot = document.querySelector('#timeline .js-plotly-plot');
+        const box = plot.getBoundingClientRect(), xa = plot._fullLayout.xaxis,
+              ya = plot._fullLayout.yaxis;
+        return {left: box.left + xa._offset, width: xa._length, top: box.top + ya._offset,
+                height: ya._length, edges: Array.from(plot._fullData[0].x)}; }""")
+
+
+def check_timeline_seeks(page) -> None:
+    """Clicking a timeline cell moves the player to the segment's start, in the browser alone
+    (no request, so nothing is analysed again), and outlines the segment under the playhead."""
+    from playwright.sync_api import expect
+
+    page.wait_for_function(f"() => Number.isFinite(({PLAYER_MEDIA})().duration)")
+    page.locator("#timeline").scroll_into_view_if_needed()
+    axes = timeline_axes(page)
+    edges, column = axes["edges"], len(axes["edges"]) // 2
+    requests: list[str] = []
+    listen = lambda request: requests.append(request.url)  # noqa: E731
+    page.on("request", listen)
+    middle = (edges[column] + edges[column + 1]) / 2 / edges[-1]
+    page.mouse.click(axes["left"] + axes["width"] * middle, axes["top"] + axes["height"] / 2)
+    page.wait_for_function(f"() => ({PLAYER_MEDIA})().currentTime === {edges[column]}")
+    expect(page.locator("#song-audio #time")).to_have_text(
+        f"{int(edges[column]) // 60}:{int(edges[column]) % 60:02d}")
+    outline = page.locator("#timeline .emo-now")
+    expect(outline).to_be_visible()
+    box = outline.bounding_box()
+    assert abs(box["x"] - (axes["left"] + axes["width"] * edges[column] / edges[-1])) < 3
+    page.remove_listener("request", listen)
+    assert not requests, f"a timeline click reached the server: {requests}"
+
+
 def test_what_a_visitor_sees(app_url, browser, clip, tmp_path):
     from playwright.sync_api import expect
 
@@ -77,6 +118,7 @@ def test_what_a_visitor_sees(app_url, browser, clip, tmp_path):
     expect(hero.locator(".emo-fill")).to_have_count(9)  # GEMS-9
     expect(page.locator("#va-plane .scatterlayer .point").last).to_be_visible()
     expect(page.locator("#timeline .js-plotly-plot")).to_be_visible()
+    check_timeline_seeks(page)
     # a bad file: one message at the song widget, no path; the earlier answer stays
     bad = tmp_path / "notes.ogg"
     bad.write_text("this is not audio\n")
@@ -87,6 +129,15 @@ def test_what_a_visitor_sees(app_url, browser, clip, tmp_path):
     expect(hero).to_contain_text("062.ogg")
     assert page.locator(".toast-body.error").count() == 0
     assert page.locator("#hero .error, #timeline .error, #va-plane .error").count() == 0
+    # a 30-s example fits the waveform: it spans the timeline's plot area (one time axis)
+    page.get_by_role("button", name=examples[0].title).first.click()
+    expect(hero).to_contain_text(examples[0].title, timeout=LONG)
+    page.wait_for_function(f"""() => {{ const x = document.querySelector(
+        '#timeline .js-plotly-plot')._fullData[0].x;
+        return Math.abs(({PLAYER_MEDIA})().duration - x[x.length - 1]) < 1.5; }}""")
+    page.wait_for_timeout(1000)  # the script aligns the waveform on its next tick
+    axes, wave = timeline_axes(page), page.locator("#song-audio #waveform").bounding_box()
+    assert abs(wave["x"] - axes["left"]) < 3 and abs(wave["width"] - axes["width"]) < 3
     context.close()
     assert not errors, f"JavaScript errors on the page: {errors}"
 

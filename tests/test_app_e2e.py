@@ -233,10 +233,12 @@ def test_label_clusters(client):
     assert f"**{n_labels}** distinct labels" in counts and f"**{len(rows)}** clusters" in counts
     assert bandwidth == pytest.approx(0.7736)
     assert any("wistful" in r["labels"].split("; ") for r in rows)
+    # each cluster is named in words: its most central label first (the table lists it first)
+    assert all(r["cluster"].startswith(r["labels"].split("; ")[0].split(",")[0]) for r in rows)
 
     def nodes(graph) -> dict[str, tuple[float, float]]:
         return {name: (float(x), float(y)) for t in figure(graph)["data"]
-                for name, x, y in zip(t["text"], array(t["x"]), array(t["y"]))}
+                for name, x, y in zip(t["customdata"], array(t["x"]), array(t["y"]))}
 
     everything = nodes(graph)
     assert len(everything) == n_labels  # singletons shown on request

@@ -34,6 +34,29 @@ def test_synonyms_across_vocabularies_share_a_cluster(mtg_cal500):
     assert "sad" not in clusters.cluster_of("happy")
 
 
+def test_clusters_are_named_by_their_most_central_labels(mtg_cal500):
+    labels, embeddings = mtg_cal500
+    clusters = label_clusters(labels, embeddings, bandwidth=PAPER_BANDWIDTH)
+    named = clusters.named_groups()
+    assert [sorted(g) for _, g in named] == [sorted(g) for g in clusters.groups()]
+    name, love = next((n, g) for n, g in named if "love" in g)
+    assert name.startswith(love[0].split(",")[0]) and name.endswith(f" +{len(love) - 2}")
+    assert len(love) >= 4 and name.count(" / ") == 1
+    centre = embeddings[[labels.index(l) for l in love]]
+    centre = centre / (centre ** 2).sum(axis=1, keepdims=True) ** 0.5
+    closeness = centre @ centre.mean(axis=0)
+    assert closeness[0] == closeness.max()  # the first is the most central
+    assert all(n == " / ".join(g[0].split(", ")[:2]) for n, g in named if len(g) == 1)
+
+
+def test_cluster_names_count_words_once():
+    from emoalign.clusters import cluster_name
+    group = ["loving, romantic", "romantic", "love", "touching, loving"]
+    assert cluster_name(group) == "loving / romantic +2"
+    assert cluster_name(["powerful, strong", "powerful"]) == "powerful / strong"
+    assert cluster_name(["calm"]) == "calm"
+
+
 def test_bandwidth_extremes(mtg_cal500):
     labels, embeddings = mtg_cal500
     # the authors' Emotify settings (bandwidth ~1e-8): every label is its own cluster

@@ -52,3 +52,15 @@ def test_balanced_sampling_gives_collections_equal_shares():
     weights = songs.sampling_weights(True)
     assert weights[:3].sum() == pytest.approx(0.5) and weights[3] == pytest.approx(0.5)
     assert songs.sampling_weights(False) is None
+
+
+def test_dataset_titles_are_plain_words_with_real_counts(data_dir):
+    from emoalign.datasets import dataset_title
+    # counts as the data README states them: 400 Emotify clips, 900 4Q clips, 61 MemoMusic
+    # recordings, 200 VGMIDI pieces (counted from the data, whether rendered yet or not)
+    assert dataset_title("emotify", data_dir) == "Emotify, GEMS-9 emotions (400 clips)"
+    assert dataset_title("4q", data_dir) == "4Q, AllMusic moods and Russell quadrants (900 clips)"
+    assert dataset_title("memomusic@audio", data_dir) == "MemoMusic piano, recordings (61 pieces)"
+    assert dataset_title("vgmidi@fluidr3", data_dir) == (
+        "VGMIDI game-music piano, FluidR3 render (200 pieces)")
+    assert all("@" not in dataset_title(name, data_dir) for name in DATASETS)

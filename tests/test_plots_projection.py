@@ -66,20 +66,44 @@ def test_va_plane_marks_the_song_and_names_the_quadrants():
     assert fig.layout.paper_bgcolor == "rgba(0,0,0,0)"  # follows the page's theme
 
 
-def test_cluster_figure_hides_masked_labels_and_highlights():
+def test_cluster_figure_names_clusters_and_hides_masked_labels():
     from emoalign import map_plots
-    labels = ["calm", "relaxing", "sad", "happy", "<b>angry</b>"]
-    xy = np.arange(10, dtype=float).reshape(5, 2)
+    labels = ["calm", "relaxing", "sad", "happy", "<b>angry</b>", "serene"]
+    xy = np.arange(12, dtype=float).reshape(6, 2)
     sources = {"calm": ["MTG"], "relaxing": ["MTG"], "sad": ["MTG", "CAL500"]}
-    fig = map_plots.cluster_figure(labels, xy, [0, 0, 1, 2, 3], sources,
-                                   [True, True, True, False, True], highlight={0, 1})
-    drawn = [name for t in fig.data for name in t.text]
-    assert sorted(drawn) == sorted(["calm", "relaxing", "sad", "<b>angry</b>"])
+    names = ["calm / relaxing +1", "sad", "happy", "<b>angry</b>"]
+    fig = map_plots.cluster_figure(labels, xy, [0, 0, 1, 2, 3, 0], sources,
+                                   [True, True, True, False, True, True], highlight={0, 1, 5},
+                                   names=names, named={5})
+    assert sorted(label for t in fig.data for label in t.customdata) == sorted(
+        ["calm", "relaxing", "sad", "<b>angry</b>", "serene"])  # 'happy' masked
     first = fig.data[0]
-    assert list(first.marker.size) == [18, 18] and first.marker.color == fig.data[0].marker.color
-    assert fig.data[1].marker.color == map_plots.SINGLETON
-    assert any("&lt;b&gt;angry" in h for t in fig.data for h in t.hovertext)
-    assert [a.text for a in fig.layout.annotations] == ["<b>1</b>"]  # one multi-label cluster
+    # a cluster's labels are not written over each other: only the highlighted / your words
+    assert list(first.text) == ["calm", "relaxing", "serene"]
+    assert list(first.marker.size) == [18, 18, 18]
+    assert fig.data[1].marker.color == map_plots.SINGLETON and list(fig.data[1].text) == ["sad"]
+    assert "&lt;b&gt;angry" in fig.data[2].text[0]  # escaped, never markup
+    assert any("cluster 'calm / relaxing +1' (3 labels)" in h for h in first.hovertext)
+    # one multi-label cluster, named in words under its lowest point
+    assert [a.text for a in fig.layout.annotations] == ["<b>calm / relaxing +1</b>"]
+    assert fig.layout.annotations[0].y == 1.0
+    plain = map_plots.cluster_figure(labels, xy, [0, 0, 1, 2, 3, 0], sources, [True] * 6,
+                                     names=names)
+    assert list(plain.data[0].text) == ["", "", ""]  # members on hover only
+
+
+def test_cluster_names_clear_each_other():
+    from emoalign import map_plots
+    # two clusters side by side at the same height: the second name goes over its points
+    xy = np.array([[0.0, 0.0], [0.1, 0.0], [0.3, 0.0], [0.4, 0.0], [5.0, 9.0]])
+    fig = map_plots.cluster_figure(["a", "b", "c", "d", "far"], xy, [0, 0, 1, 1, 2], {},
+                                   [True] * 5, names=["a long cluster name", "another long name",
+                                                      "far"])
+    shifts = [a.yshift for a in fig.layout.annotations]
+    assert shifts == [-map_plots.NAME_GAP, map_plots.NAME_GAP]
+    # nothing but hidden singletons: an empty graph, no error
+    empty = map_plots.cluster_figure(["a", "b"], xy[:2], [0, 1], {}, [False, False])
+    assert not empty.data and not empty.layout.annotations
 
 
 def test_song_map_highlights_yours():

@@ -60,7 +60,8 @@ def cluster_labels(label_sets: list[str], words: str, bandwidth: float, estimate
             sources.setdefault(label, []).append(load_label_set(name).title)
     for label in clusters.labels:
         sources.setdefault(label, ["your words"])
-    groups = clusters.groups()  # numbered by size, largest first, in the graph and table
+    named = clusters.named_groups()  # numbered by size, largest first, in graph and table
+    names, groups = [name for name, _ in named], [group for _, group in named]
     rank = {label: r for r, group in enumerate(groups) for label in group}
     assignments = [rank[label] for label in clusters.labels]
     sizes = {r: len(g) for r, g in enumerate(groups)}
@@ -70,17 +71,19 @@ def cluster_labels(label_sets: list[str], words: str, bandwidth: float, estimate
     multi = sum(len(group) > 1 for group in groups)
     figure = map_plots.cluster_figure(
         clusters.labels, positions(pipe, clusters.labels), assignments, sources, shown, highlight,
-        title=f"{multi} clusters of more than one label"
-              f"{'' if show_alone else ' (labels alone in their cluster hidden)'}")
-    table = pd.DataFrame([{"cluster": r + 1, "size": len(group), "labels": "; ".join(group),
+        title=f"{multi} clusters of more than one label",
+        names=names, named={i for i, label in enumerate(clusters.labels) if label in yours})
+    table = pd.DataFrame([{"cluster": name, "size": len(group), "labels": "; ".join(group),
                            "vocabularies": "; ".join(dict.fromkeys(
                                s for label in group for s in sources[label]))}
-                          for r, group in enumerate(groups)], columns=CLUSTER_COLUMNS)
+                          for name, group in named], columns=CLUSTER_COLUMNS)
     counts = (f"**{len(clusters.labels)}** distinct labels from "
               f"{len(label_sets or [])} vocabularies{' + your words' if words else ''} -> "
               f"**{clusters.n_clusters}** clusters ({multi} with more than one label), "
               f"bandwidth {clusters.bandwidth:.4f}"
               f"{' (estimated as in the paper, quantile 0.03)' if estimate else ''}."
+              + ("" if show_alone else " Labels alone in their cluster are hidden; hover a "
+                 "point for its label.")
               + (f" Not among the labels: '{find.strip()}'." if find and find.strip()
                  and highlight is None else ""))
     return figure, table, counts, round(clusters.bandwidth, 4)
@@ -101,18 +104,22 @@ def build(session: gr.State):
     gr.Markdown(WHAT_IS_A_CLUSTER)
     with gr.Row():
         sets_in = gr.CheckboxGroup(vocabulary_choices()[:-1], value=["mtg", "cal500"],
-                                   label="Label sets")
-        cluster_words_in = gr.Textbox("", label="Add your own words", lines=1)
+                                   label="Label sets", min_width=300)
+        cluster_words_in = gr.Textbox("", label="Add your own words", lines=1, min_width=220)
         find_in = gr.Textbox("", label="Find a word", lines=1, elem_id="cluster-find",
-                             info="highlights it and its cluster")
+                             info="highlights it and its cluster", min_width=220)
     with gr.Row():
-        bandwidth_in = gr.Slider(0.05, 1.5, value=PAPER_BANDWIDTH, step=0.0001,
-                                 label="Mean Shift bandwidth",
-                                 info=f"paper: {PAPER_BANDWIDTH} (its estimate on MTG + CAL500)")
-        estimate_in = gr.Checkbox(False, label="Estimate it from the chosen labels instead "
-                                               "(quantile 0.03)",
-                                  info="moving the slider turns this off")
-        alone_in = gr.Checkbox(False, label="Show labels alone in their cluster")
+        with gr.Column(min_width=260):
+            bandwidth_in = gr.Slider(0.05, 1.5, value=PAPER_BANDWIDTH, step=0.0001,
+                                     label="Mean Shift bandwidth",
+                                     info=f"paper: {PAPER_BANDWIDTH} (its estimate on MTG + "
+                                          f"CAL500)")
+        with gr.Column(min_width=260):
+            estimate_in = gr.Checkbox(False, label="Estimate it from the chosen labels "
+                                                   "instead (quantile 0.03)",
+                                      info="moving the slider turns this off")
+        with gr.Column(min_width=260):
+            alone_in = gr.Checkbox(False, label="Show labels alone in their cluster")
     cluster_btn = gr.Button("Cluster", variant="primary")
     cluster_error = error_box("cluster-error")
     cluster_counts = gr.Markdown(elem_id="cluster-counts")
@@ -120,7 +127,8 @@ def build(session: gr.State):
                            show_label=False, elem_id="cluster-graph")
     with gr.Accordion("Every cluster", open=False):
         cluster_table = gr.Dataframe(pd.DataFrame(columns=CLUSTER_COLUMNS), label="Clusters",
-                                     interactive=False, wrap=True)
+                                     interactive=False, wrap=True,
+                                     column_widths=[200, 60, 420, 260])  # px: phones scroll
     event = dict(fn=cluster_labels, box=cluster_error, concurrency_limit=2,
                  concurrency_id="clusters",
                  inputs=[sets_in, cluster_words_in, bandwidth_in, estimate_in, session,

@@ -1,14 +1,17 @@
 """Explore tab, songs side: the map, search by emotion words and similar songs, over the
-reference corpus (there from the first visit), the bundled examples and the visitor's songs.
+reference corpus (there from the first visit), the bundled examples, the visitor's songs and,
+when the app is not public, the local library (a folder indexed with `emoalign index`).
 
 `catalogue_for(session, extra)` is the one place that gathers what is browsable; `extra`
-takes any further songs (e.g. an indexed folder) as `Catalogue.extend` keyword arguments.
+takes any further songs as `Catalogue.extend` keyword arguments (`library_extra` gives the
+library's).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import html
+import logging
 
 import gradio as gr
 import numpy as np
@@ -16,20 +19,24 @@ import pandas as pd
 
 from .. import map_plots
 from ..atlas import load_song_map, place
-from ..catalogue import SOURCES, Catalogue, reference_catalogue
-from ..labels import load_label_set, parse_words
+from ..catalogue import SOURCES, Catalogue, library_songs, reference_catalogue
+from ..library import Library, LibraryError, default_db_path
+from ..labels import parse_words
 from ..pipeline import EmotionPipeline
 from ..safety import BoundedCache
 from ..session import Session
 from .common import gpu, vocabulary, vocabulary_choices
-from .config import ANALYSES, EXAMPLES, MODELS
+from .config import ANALYSES, EXAMPLES, MODELS, PUBLIC
 from .errors import bind, error_box
 
 RANKING_COLUMNS = ["rank", "song", "score", "source", "known label"]
+RANKING_WIDTHS = [60, 280, 80, 220, 160]  # px, so that on a phone the table scrolls sideways
 COLOUR_BY = ["predicted emotion", "valence", "arousal", "dataset label", "dataset"]
 ALIASES = {"true emotion": "dataset label"}  # the name an earlier API used
 SHOWN = 20  # rows of a ranking (the visitor's songs are always listed too)
 _BASE = BoundedCache(3)  # model key -> reference + examples catalogue
+_LIBRARY = BoundedCache(2)  # (library file, its state, model) -> its songs for that model
+log = logging.getLogger("emoalign.app")
 
 
 def base_catalogue(session: Session) -> Catalogue:
@@ -66,6 +73,35 @@ def catalogue_for(session: Session, extra: dict | None = None) -> Catalogue:
     return catalogue.extend(**extra) if extra else catalogue
 
 
+def library_extra(session: Session) -> dict | None:
+    """The local library's songs indexed with the session's model, as `catalogue_for`'s
+    `extra`; None in public mode (the library is never read there), when there is no library
+    file ($EMOALIGN_LIBRARY, else ~/.emoalign/library.db), or when it cannot be read (logged).
+    Re-read only when the file changes."""
+    path = default_db_path()
+    if PUBLIC or not path.is_file():
+        return None
+    pipe = MODELS.get(session.model)
+    model = (pipe.encoder.name, pipe.adapter_card["sha256"])
+    state = tuple(p.stat().st_mtime_ns for p in (path, path.with_name(path.name + "-wal"))
+                  if p.exists())
+
+    def read() -> dict | None:
+        try:
+            with Library(path, create=False) as library:
+                songs = library_songs(library.index(*model))
+        except LibraryError as error:
+            log.warning("library not shown: %s", error)
+            return None
+        return songs if songs["names"] else None
+    return _LIBRARY.get_or_create((str(path), state, model), read)
+
+
+def browsable(session: Session) -> Catalogue:
+    """What the map, search and similar range over: `catalogue_for` with the library."""
+    return catalogue_for(session, library_extra(session))
+
+
 @gpu
 def embedding_map(vocabulary_name: str, colour_by: str, show_labels: bool, session: Session):
     """The map of the reference songs, the examples and yours (stars), fitted once offline;
@@ -75,7 +111,7 @@ def embedding_map(vocabulary_name: str, colour_by: str, show_labels: bool, sessi
     if colour_by not in COLOUR_BY:
         raise ValueError(f"Colour by one of: {', '.join(COLOUR_BY)}.")
     pipe = MODELS.get(session.model)
-    catalogue = catalogue_for(session)
+    catalogue = browsable(session)
     labels, display = vocabulary(vocabulary_name)
     predicted = [display[labels[j]] for j in
                  pipe.score_embeddings(catalogue.embeddings, labels).argmax(axis=1)]
@@ -95,13 +131,16 @@ def embedding_map(vocabulary_name: str, colour_by: str, show_labels: bool, sessi
                                    else [display[label] for label in labels])
         hover += [f"<b>{html.escape(display[label])}</b><br>an emotion word, placed among the "
                   f"songs it fits best" for label in labels]
-    n_yours = kinds.count("yours")
-    title = (f"{len(catalogue)} songs: {catalogue.n_anchor} reference, "
-             f"{kinds.count('example')} examples, {n_yours} yours")
+    n_yours, n_library = kinds.count("yours"), kinds.count("library")
+    title = (f"{len(catalogue)} songs<br><sup>{catalogue.n_anchor} reference, "
+             f"{kinds.count('example')} examples, {n_yours} yours"
+             + (f", {n_library} in your library" if n_library else "") + "</sup>")
     figure = map_plots.song_map_figure(xy, names, kinds, colours, hover, title,
                                        numeric=colour_by in ("valence", "arousal"),
                                        colour_title=colour_by)
-    info = (f"Map of {len(catalogue)} songs ({n_yours} yours, shown as stars) fitted once "
+    info = (f"Map of {len(catalogue)} songs ({n_yours} yours, shown as stars"
+            + (f"; {n_library} from your library, as squares" if n_library else "")
+            + ") fitted once "
             f"with UMAP on the reference corpus; a new song sits among the reference songs it "
             f"sounds most like. Coloured by {colour_by}"
             f"{f'; {len(labels)} emotion words as open diamonds' if show_labels else ''}.")
@@ -133,7 +172,7 @@ def search_songs(words: str, session: Session):
     """Every browsable song ranked by emotion words (query by tag). Returns a table."""
     pipe = MODELS.get(session.model)
     query = pipe.text.embed(parse_words(words or "")).mean(axis=0)
-    catalogue = catalogue_for(session)
+    catalogue = browsable(session)
     return ranking_frame(catalogue, catalogue.search(query / np.linalg.norm(query)))
 
 
@@ -145,17 +184,21 @@ def similar_songs(song_name: str | None, session: Session):
     entry = session.songs[name]
     if entry.source == "example":
         name = entry.song.name  # examples are in the catalogue under their titles
-    catalogue = catalogue_for(session)
-    row = max(i for i, n in enumerate(catalogue.names) if n == name)
+    catalogue = browsable(session)
+    row = max(i for i, (n, source) in enumerate(zip(catalogue.names, catalogue.sources))
+              if n == name and source != "library")
     return ranking_frame(catalogue, catalogue.similar(row))
 
 
 def build(session: gr.State):
     """The map and search section; returns the 'songs like' dropdown (refreshed by the app)."""
     with gr.Row():
-        colour_in = gr.Radio(COLOUR_BY, value="predicted emotion", label="Colour by")
-        map_vocab = gr.Dropdown(vocabulary_choices(), value="gems", label="Emotion words")
-        labels_in = gr.Checkbox(False, label="Show the emotion words on the map")
+        colour_in = gr.Radio(COLOUR_BY, value="predicted emotion", label="Colour by",
+                             min_width=300)
+        map_vocab = gr.Dropdown(vocabulary_choices(), value="gems", label="Emotion words",
+                                min_width=240)
+        with gr.Column(min_width=240):  # a checkbox alone ignores min_width
+            labels_in = gr.Checkbox(False, label="Show the emotion words on the map")
     map_error = error_box("map-error")
     map_info = gr.Markdown(elem_id="map-info")
     map_plot = gr.Plot(label="Map", elem_id="map-plot", show_label=False)
@@ -164,14 +207,16 @@ def build(session: gr.State):
         search_btn = gr.Button("Search", variant="primary")
     search_error = error_box("search-error")
     search_out = gr.Dataframe(pd.DataFrame(columns=RANKING_COLUMNS), label="Best matches",
-                              interactive=False, elem_id="search-table")
+                              interactive=False, elem_id="search-table", wrap=True,
+                              column_widths=RANKING_WIDTHS)
     with gr.Row(equal_height=True):
         like_song = gr.Dropdown([], label="Songs like this one of yours",
                                 allow_custom_value=True, scale=3)
         like_btn = gr.Button("Find similar songs")
     like_error = error_box("similar-error")
     like_out = gr.Dataframe(pd.DataFrame(columns=RANKING_COLUMNS), label="Most similar songs",
-                            interactive=False, elem_id="similar-table")
+                            interactive=False, elem_id="similar-table", wrap=True,
+                            column_widths=RANKING_WIDTHS)
     map_inputs = [map_vocab, colour_in, labels_in, session]
     map_event = dict(fn=embedding_map, inputs=map_inputs, outputs=[map_plot, map_info],
                      box=map_error, concurrency_limit=2, concurrency_id="map")

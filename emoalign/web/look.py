@@ -5,32 +5,13 @@ from __future__ import annotations
 
 import gradio as gr
 
-THEME = gr.themes.Soft(primary_hue="indigo", secondary_hue="pink")
-# Clicking a timeline cell writes the segment's start (seconds) into the hidden #seek-time
-# number; the Song tab turns that into the player's playback position. Re-hooked whenever
-# plotly redraws the timeline (a new figure drops its listeners).
-HEAD = """<script>
-(() => {
-  function hook() {
-    const plot = document.querySelector('#timeline .js-plotly-plot');
-    if (!plot || !plot.on || (plot._ev && plot._ev.listeners('plotly_click').length)) return;
-    plot.on('plotly_click', (event) => {
-      const point = event.points && event.points[0];
-      const input = document.querySelector('#seek-time input');
-      if (!point || !input) return;
-      const index = Array.isArray(point.pointIndex) ? point.pointIndex[1] : point.pointNumber[1];
-      const start = Number(point.data.x[index]);
-      if (!Number.isFinite(start)) return;
-      input.value = String(start);
-      input.dispatchEvent(new Event('input', {bubbles: true}));
-      input.dispatchEvent(new Event('change', {bubbles: true}));
-    });
-  }
-  setInterval(hook, 800);
-})();
-</script>"""
+from .player import PLAYER_CSS, PLAYER_SCRIPT
 
-CSS = """
+THEME = gr.themes.Soft(primary_hue="indigo", secondary_hue="pink")
+# The timeline follows the player and seeks it on click (player.py).
+HEAD = f"<script>{PLAYER_SCRIPT}</script>"
+
+CSS = PLAYER_CSS + """
 #intro h1 { margin-bottom: 0.2em; }
 .emo-hidden { display: none !important; }
 .emo-bars { max-width: 760px; }
@@ -49,6 +30,7 @@ CSS = """
   background: var(--neutral-200, #e5e7eb); overflow: hidden; }
 .dark .emo-bars .emo-track { background: var(--neutral-700, #374151); }
 .emo-bars .emo-fill { display: block; height: 100%; border-radius: 0.45em; }
+.dark .emo-hero .emo-feels b { filter: brightness(1.6); }  /* dark emotion colours, dark page */
 .emo-bars .emo-value { font-variant-numeric: tabular-nums; text-align: right; }
 .emo-bars .emo-meaning { grid-column: 2 / 4; font-size: 0.8em; opacity: 0.7;
   margin-top: -0.1em; }

@@ -88,13 +88,6 @@ def rescore(vocabulary_name: str, top_k: int, session: Session, request: gr.Requ
     return show_song(session, vocabulary_name, top_k, session_id(request))
 
 
-def seek(seconds: float | None):
-    """A clicked timeline segment: move the player there."""
-    if seconds is None:
-        return gr.skip()
-    return gr.update(playback_position=float(seconds))
-
-
 def scores_frame(prediction: Prediction, display: dict[str, str]) -> pd.DataFrame:
     scores = prediction.scores
     rows = [{"rank": rank, "emotion": display.get(r["word"], r["word"]), "score": r["score"],
@@ -150,13 +143,10 @@ def build(session: gr.State):
             trim_in = gr.Checkbox(False, label=f"Analyse only the first "
                                                f"{SONG_SECONDS_CAP / 60:.0f} min of longer songs")
         table_out = gr.Dataframe(pd.DataFrame(columns=SCORE_COLUMNS), label="Every emotion",
-                                 interactive=False, elem_id="scores-table")
+                                 interactive=False, elem_id="scores-table",
+                                 column_widths=[60, 200, 90, 110, 130])  # px: phones scroll
         files_out = gr.File(label="Download scores (CSV, JSON)", file_count="multiple",
                             interactive=False)
-    seek_in = gr.Number(None, elem_id="seek-time", elem_classes=["emo-hidden"],
-                        label="seek to (s)")  # written by the timeline's click handler (look.py)
-    seek_in.change(seek, inputs=[seek_in], outputs=[audio_in], api_visibility="private",
-                   queue=False, show_progress="hidden")
     outputs = [hero_out, va_out, timeline_out, table_out, files_out, details_out]
     inputs = [audio_in, vocabulary_in, top_k_in, trim_in, session]
     limits = dict(concurrency_limit=1, concurrency_id="audio")

@@ -28,10 +28,9 @@ DEFAULT_LAMBDA = 1.0  # within the paper's 1-2.5, where the regulariser helped z
 
 
 def shipped_datasets() -> list[tuple[str, str]]:
-    from ..datasets import available_datasets
-    titles = {"emotify": "Emotify (GEMS-9, 400 clips)",
-              "4q": "4Q (AllMusic moods and Russell quadrants, 900 clips)"}
-    return [(titles.get(d, d), d) for d in available_datasets()]
+    """(title, name) of each shipped dataset whose audio is here."""
+    from ..datasets import available_datasets, dataset_title
+    return [(dataset_title(d), d) for d in available_datasets()]
 
 
 def your_folder(folder: str, labels_csv: str | None, uploads: list[str] | None,
@@ -185,17 +184,21 @@ def build(session: gr.State):
                                       info="train / validation / test; absent: random 80/10/10")
     with gr.Row():
         train_sets = gr.CheckboxGroup(datasets, value=[d for _, d in datasets][:1],
-                                      label="Train on (shipped datasets)")
+                                      label="Train on (shipped datasets)", min_width=300)
         targets_in = gr.Radio(["labels", "clusters"], value="labels", label="Targets",
-                              info="label embeddings, or the centres of the label clusters")
-        variant_in = gr.Radio(["segment", "song"], value="segment", label="Adapter variant")
+                              info="label embeddings, or the centres of the label clusters",
+                              min_width=240)
+        variant_in = gr.Radio(["segment", "song"], value="segment", label="Adapter variant",
+                              min_width=240)
     with gr.Row():
         lam_in = gr.Slider(0, 3, value=DEFAULT_LAMBDA, step=0.1, label="lambda",
-                           info="weight of the alignment regulariser (paper: 1-2.5; 0: off)")
+                           info="weight of the alignment regulariser (paper: 1-2.5; 0: off)",
+                           min_width=260)
         train_bw_in = gr.Slider(0.05, 1.5, value=PAPER_BANDWIDTH, step=0.0001,
-                                label="Cluster bandwidth", info="for cluster targets")
+                                label="Cluster bandwidth", info="for cluster targets",
+                                min_width=260)
         epochs_in = gr.Slider(1, 100, value=20, step=1, label="Epochs (at most)",
-                              info="stops early when validation stops improving")
+                              info="stops early when validation stops improving", min_width=260)
     with gr.Row():
         train_btn = gr.Button("Train", variant="primary", scale=3)
         stop_btn = gr.Button("Stop", variant="stop")
@@ -203,7 +206,7 @@ def build(session: gr.State):
     train_status = gr.Markdown(elem_id="train-status")
     loss_plot = gr.Plot(plots.empty_figure("Loss curve"), label="Training", show_label=False)
     metrics_out = gr.Dataframe(pd.DataFrame(columns=METRIC_COLUMNS), label="Test metrics",
-                               interactive=False)
+                               interactive=False, column_widths=[150] + [135] * 7)  # px
     use_btn = gr.Button("Use this adapter")
     trained_path = gr.State(None)
     training = bind(

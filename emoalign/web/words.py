@@ -43,7 +43,8 @@ def score_words(words: str, song_name: str | None, top_k: int, session: Session)
                             raw=scores.song_raw, calibrated=scores.calibrated)
     timeline = plots.timeline_heatmap(scores.segment_starts, scores.words, scores.segment_scores,
                                       segment_seconds=SEGMENT_SECONDS, duration=song.duration_s,
-                                      calibrated=scores.calibrated, title="Over time")
+                                      calibrated=scores.calibrated, title="Over time",
+                                      seeks=False)  # no player on this tab
     rows, warnings = [], []
     for rank, row in enumerate(scores.ranking(), 1):
         explanation = pipe.explain(row["word"], k=3)
@@ -85,8 +86,10 @@ def build(session: gr.State):
         words_timeline = gr.Plot(plots.empty_figure("Over time"), label="Timeline",
                                  show_label=False)
     words_table = gr.Dataframe(pd.DataFrame(columns=WORD_COLUMNS), label="Where each word sits",
-                               column_widths=["6%", "12%", "8%", "7%", "6%", "27%", "18%", "10%",
-                                              "6%"], interactive=False, wrap=True,
+                               # pixels, not shares: on a phone the table scrolls sideways
+                               # instead of squeezing each word into a column of letters
+                               column_widths=[60, 120, 80, 80, 70, 300, 200, 110, 70],
+                               interactive=False, wrap=True,
                                elem_id="words-table")
     bind([words_btn.click, words_in.submit], score_words, [words_in, words_song, top_k, session],
          [words_bars, words_timeline, words_table, words_notes], words_error,

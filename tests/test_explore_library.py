@@ -1,0 +1,74 @@
+"""The Explore tab over an indexed library: a real library (two real clips indexed with the
+real pipeline into a real SQLite file) joins the map, search and similar when the app is not
+public, under paths relative to the indexed folder; in public mode it is never read."""
+
+from __future__ import annotations
+
+import pytest
+
+gr = pytest.importorskip("gradio")
+
+CLIPS = ("062", "305")
+
+
+@pytest.fixture(scope="module")
+def library_file(tmp_path_factory, clip):
+    from emoalign.indexing import index_folder
+    from emoalign.library import Library
+    from emoalign.web.config import MODELS
+    from emoalign.models import ModelChoice
+
+    root = tmp_path_factory.mktemp("library")
+    (root / "music" / "mine").mkdir(parents=True)
+    for track in CLIPS:
+        (root / "music" / "mine" / f"{track}.ogg").symlink_to(clip(track))
+    path = root / "library.db"
+    with Library(path) as library:  # the app's own default model, so the spaces match
+        report = index_folder(root / "music", library, MODELS.get(ModelChoice()),
+                              progress=False)
+    assert report.added == len(CLIPS)
+    with Library(path, create=False) as library:  # another model's songs are left out
+        assert len(library.index()) == len(CLIPS) and len(library.index("mert")) == 0
+    return path
+
+
+@pytest.fixture
+def explore(monkeypatch, library_file):
+    from emoalign.web import explore
+    monkeypatch.setenv("EMOALIGN_LIBRARY", str(library_file))
+    monkeypatch.setattr(explore, "PUBLIC", False)
+    return explore
+
+
+def test_the_library_joins_map_search_and_similar(explore, clip):
+    from emoalign.session import Entry, Session
+    from emoalign.web.config import ANALYSES
+
+    session = Session()
+    catalogue = explore.browsable(session)
+    rows = [i for i, s in enumerate(catalogue.sources) if s == "library"]
+    assert sorted(catalogue.names[i] for i in rows) == [f"mine/{t}.ogg" for t in CLIPS]
+    assert all(-1 <= catalogue.valence[i] <= 1 and -1 <= catalogue.arousal[i] <= 1
+               for i in rows)
+    base = len(explore.catalogue_for(session))
+    figure, info = explore.embedding_map("gems", "valence", False, session)
+    assert sum(len(trace.x) for trace in figure.data) == base + len(CLIPS)
+    assert f"{len(CLIPS)} from your library" in info
+    # the same clip analysed in the session: its library copy (and the reference corpus's,
+    # Emotify holds it too) are the most similar songs
+    song, digest = ANALYSES.analyse(session.model, clip("062"), "062.ogg")
+    session = session.with_song(Entry(song, digest, "yours"))
+    similar = explore.similar_songs("062.ogg", session).head(2)
+    mine = similar[similar["song"] == "mine/062.ogg"]
+    assert len(mine) == 1 and mine.iloc[0]["source"] == "your library"
+    assert mine.iloc[0]["score"] > 0.999
+    assert not any("/tmp" in str(name) for name in similar["song"])  # relative paths only
+
+
+def test_public_mode_never_reads_the_library(explore, monkeypatch):
+    from emoalign.session import Session
+    monkeypatch.setattr(explore, "PUBLIC", True)
+    opened = []
+    monkeypatch.setattr(explore, "Library", lambda *a, **k: opened.append(a))
+    assert explore.library_extra(Session()) is None
+    assert "library" not in explore.browsable(Session()).sources and not opened
