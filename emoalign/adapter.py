@@ -18,7 +18,6 @@ both files have a size cap (`MAX_WEIGHTS_BYTES`, `MAX_CARD_BYTES`).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import shutil
@@ -31,6 +30,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from .digest import file_digest
 from .text import TEXT_DIM
 
 ADAPTER_DIR = Path(__file__).resolve().parent.parent / "assets" / "adapters"
@@ -122,7 +122,7 @@ def save_adapter(adapter: Adapter, path: str | Path, card: dict | None = None) -
     card = dict(card or {})
     card["config"] = asdict(adapter.config)
     card["n_parameters"] = adapter.n_parameters
-    card["sha256"] = _sha256(path)
+    card["sha256"] = file_digest(path)
     path.with_suffix(".json").write_text(json.dumps(card, indent=2, default=_json_default) + "\n")
     return path
 
@@ -137,7 +137,7 @@ def load_adapter(name_or_path: str | Path, device: str | None = None,
     path = _resolve(name_or_path, Path(directory))
     card, config = read_card(path)
     check_weights(path, config)
-    digest = _sha256(path)
+    digest = file_digest(path)
     if card.setdefault("sha256", digest) != digest:
         raise ValueError(f"{path.name} does not match the SHA-256 in its card; the file is "
                          f"damaged or the card belongs to other weights")
@@ -233,7 +233,7 @@ def stage_uploaded_adapter(weights: str | Path, card: str | Path, directory: str
     if weights.stat().st_size > MAX_WEIGHTS_BYTES:
         raise ValueError(f"{weights.name} is larger than {MAX_WEIGHTS_BYTES >> 20} MB; adapters "
                          f"are far smaller.")
-    folder = Path(directory) / f"{_sha256(weights)[:16]}-{_sha256(card)[:8]}"
+    folder = Path(directory) / f"{file_digest(weights)[:16]}-{file_digest(card)[:8]}"
     stem = re.sub(r"[^\w.-]+", "_", weights.stem)[:60] or "adapter"
     target = folder / f"{stem}.safetensors"
     folder.mkdir(parents=True, exist_ok=True)
@@ -272,14 +272,6 @@ def _resolve(name_or_path: str | Path, directory: Path) -> Path:
         raise FileNotFoundError(f"No adapter {str(name_or_path)!r}; available: "
                                 f"{names}")
     return path
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _json_default(value):

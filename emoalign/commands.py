@@ -136,7 +136,7 @@ def query_song(args, index: SongIndex, library: Library | None):
         song = EmotionPipeline(encoder=args.encoder, adapter=args.adapter).analyze(key)
         found = None
         if library:
-            from .indexing import file_digest
+            from .digest import file_digest
             same = library.song(file_digest(key))
             found = index.find(same.path) if same else None
         return song.song_embedding, found, song.name

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .models import ModelChoice, Models, file_digest
+from .digest import file_digest
+from .models import ModelChoice, Models
 from .results import SongAnalysis
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "assets" / "examples"
@@ -81,20 +82,20 @@ def song_from_dict(row: dict) -> SongAnalysis:
 
 def precomputed(model_key: tuple[str, str], directory: Path = EXAMPLES_DIR
                 ) -> dict[str, SongAnalysis]:
-    """Precomputed analyses by file SHA-1, when the file was made under `model_key`."""
+    """Precomputed analyses by file SHA-256, when the file was made under `model_key`."""
     path = analyses_path(model_key[0], directory)
     if not path.is_file():
         return {}
     stored = json.loads(path.read_text())
     if stored.get("model") != model_key[1]:
         return {}
-    return {row["sha1"]: song_from_dict(row["analysis"]) for row in stored["examples"]}
+    return {row["sha256"]: song_from_dict(row["analysis"]) for row in stored["examples"]}
 
 
 def precompute(models: Models, choice: ModelChoice, directory: Path = EXAMPLES_DIR) -> Path:
     """Analyse every example under `choice` and write them next to the audio."""
     pipe = models.get(choice)
-    rows = [{"file": e.path.name, "sha1": file_digest(e.path),
+    rows = [{"file": e.path.name, "sha256": file_digest(e.path),
              "analysis": song_to_dict(pipe.analyze(e.path, name=e.title))}
             for e in load_examples(directory)]
     path = analyses_path(choice.encoder, directory)

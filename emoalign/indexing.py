@@ -8,7 +8,6 @@ described in library.py.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import queue
 import threading
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .digest import file_digest
 from .library import Library, SongRow
 
 AUDIO_EXTENSIONS = frozenset({
@@ -25,7 +25,6 @@ AUDIO_EXTENSIONS = frozenset({
     ".m4a", ".mp4", ".aac", ".mka", ".webm", ".wma", ".caf", ".w64"})
 SCORED_LABELS = "all"  # the built-in vocabulary (union of all) whose scores each row stores
 PREFETCH = 2  # decoded songs waiting for the model; bounds memory
-HASH_CHUNK = 1 << 20
 
 
 class IndexingError(ValueError):
@@ -69,15 +68,6 @@ def find_audio(root: str | Path) -> list[Path]:
 
 def relative(path: Path, root: Path) -> str:
     return path.relative_to(root).as_posix()
-
-
-def file_digest(path: str | Path) -> str:
-    """SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(HASH_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def song_row(pipe, song, digest: str, path: str) -> SongRow:

@@ -6,7 +6,6 @@ model, file content and trim). No UI here: the app, a CLI or a batch job can use
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 import os
 import threading
@@ -17,6 +16,7 @@ from pathlib import Path
 
 from .adapter import ADAPTER_DIR, available_adapters
 from .audio import MAX_SECONDS
+from .digest import file_digest
 from .encoders import DEFAULT_ENCODER, load_encoder
 from .pipeline import EmotionPipeline, SongAnalysis
 from .safety import BoundedCache, escape_markdown
@@ -25,15 +25,6 @@ log = logging.getLogger("emoalign.models")
 
 MODEL_CACHE_SIZE = 3  # pipelines kept in memory (encoder + adapter + text model each)
 ANALYSIS_CACHE_SIZE = 256  # analyses kept (bundled examples are analysed once for all)
-
-
-def file_digest(path: str | Path, algorithm: str = "sha1") -> str:
-    """Hex digest of a file's content (read in 1 MiB blocks)."""
-    digest = hashlib.new(algorithm)
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,7 +71,7 @@ class Models:
             signature = (str(file.resolve()), stat.st_size, stat.st_mtime_ns)
             digest = self._digests.get(signature)
             if digest is None:
-                digest = file_digest(file, "sha256")
+                digest = file_digest(file)
                 self._digests.put(signature, digest)
             digests.append(digest)
         return choice.encoder, "+".join(digests)

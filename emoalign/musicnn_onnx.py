@@ -11,20 +11,15 @@ other numbers. Without onnxruntime, or without a matching file, the encoder runs
 
 from __future__ import annotations
 
-import hashlib
 import logging
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
+from .digest import file_digest
+
 ONNX_OPSET = 17
 log = logging.getLogger(__name__)
-
-
-@lru_cache(maxsize=None)
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def onnx_runtime_available() -> bool:
@@ -67,7 +62,7 @@ def load_onnx_musicnn(path: Path, source: Path, threads: int) -> OnnxMusicnn | N
         return None
     model = OnnxMusicnn(path, threads)
     recorded = model.session.get_modelmeta().custom_metadata_map.get("source_sha256")
-    if recorded != file_sha256(source):
+    if recorded != file_digest(source):
         log.warning("%s was exported from other weights than %s; using PyTorch "
                     "(run tools/export_musicnn_onnx.py)", path.name, source.name)
         return None

@@ -20,7 +20,7 @@ class NoSong(ValueError):
 @dataclasses.dataclass
 class Entry:
     song: SongAnalysis
-    digest: str  # SHA-1 of the file's content
+    digest: str  # SHA-256 of the file's content (digest.file_digest)
     source: str  # "yours" or "example"
     emotions: tuple[str, ...] = ()  # known (human) labels, for bundled examples
 

@@ -83,8 +83,9 @@ def test_examples_analyses_round_trip(tmp_path):
 
 
 def test_shipped_examples_have_current_analyses():
+    from emoalign.digest import file_digest
     from emoalign.examples import EXAMPLES_DIR, load_examples, precomputed
-    from emoalign.models import ModelChoice, Models, file_digest
+    from emoalign.models import ModelChoice, Models
     stored = precomputed(Models().key(ModelChoice("musicnn", None)), EXAMPLES_DIR)
     examples = load_examples()
     missing = [e.path.name for e in examples if file_digest(e.path) not in stored]

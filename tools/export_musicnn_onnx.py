@@ -23,7 +23,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from emoalign.musicnn import MODELS, N_MELS, PATCH_FRAMES, load_musicnn, weights_path  # noqa: E402
-from emoalign.musicnn_onnx import ONNX_OPSET, file_sha256  # noqa: E402
+from emoalign.digest import file_digest  # noqa: E402
+from emoalign.musicnn_onnx import ONNX_OPSET  # noqa: E402
 
 
 def export(name: str) -> Path:
@@ -41,7 +42,7 @@ def export(name: str) -> Path:
     proto = onnx.load(str(path))
     source = weights_path(name)
     onnx.helper.set_model_props(proto, {"source": source.name,
-                                        "source_sha256": file_sha256(source)})
+                                        "source_sha256": file_digest(source)})
     onnx.save(proto, str(path))
     return path
 

@@ -11,7 +11,8 @@ from ..audio import MAX_SECONDS
 from ..examples import EXAMPLES_DIR, load_examples, precomputed
 from ..jobs import JobSlot, SessionFiles
 from ..labels import available_label_sets
-from ..models import AnalysisCache, ModelChoice, Models, file_digest
+from ..digest import file_digest
+from ..models import AnalysisCache, ModelChoice, Models
 from ..safety import public_mode
 from ..session import LIBRARY_LIMIT as DEFAULT_LIBRARY_LIMIT
 

@@ -11,7 +11,7 @@ import pandas as pd
 from .. import plots
 from ..audio import SEGMENT_SECONDS
 from ..labels import load_label_set
-from ..models import file_digest
+from ..digest import file_digest
 from ..results import Prediction
 from ..safety import escape_markdown
 from ..session import Entry, Session, write_downloads
