@@ -34,9 +34,12 @@ class TextEncoder:
         self.model_name = model or default_text_model()
         if is_plain_bert(self.model_name):  # the packaged model: no sentence-transformers import
             self.model = MiniLM(self.model_name, device=device)
+            self._encode = self.model.encode
         else:
             from sentence_transformers import SentenceTransformer
-            self.model = SentenceTransformer(self.model_name, device=device)
+            self.model = model = SentenceTransformer(self.model_name, device=device)
+            self._encode = lambda texts: model.encode(texts, normalize_embeddings=True,
+                                                      convert_to_numpy=True, batch_size=64)
         self.cache_size = cache_size
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()  # the app calls from several worker threads
@@ -49,9 +52,7 @@ class TextEncoder:
             known = {t: self._cache[t] for t in dict.fromkeys(texts) if t in self._cache}
             missing = [t for t in dict.fromkeys(texts) if t not in known]
             if missing:
-                vectors = (self.model.encode(missing) if isinstance(self.model, MiniLM) else
-                           self.model.encode(missing, normalize_embeddings=True,
-                                             convert_to_numpy=True, batch_size=64))
+                vectors = self._encode(missing)
                 known.update(zip(missing, vectors.astype(np.float32)))
             for text in known:
                 self._cache[text] = known[text]
