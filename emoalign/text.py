@@ -7,12 +7,12 @@ a hub id or a local path can override it.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
 
 from .minilm import MiniLM, is_plain_bert
+from .safety import BoundedCache
 
 TEXT_DIM = 384
 CACHE_SIZE = 20_000  # embeddings kept (least recently used dropped): 20,000 x 384 x 4 B = 31 MB
@@ -41,24 +41,21 @@ class TextEncoder:
             self._encode = lambda texts: model.encode(texts, normalize_embeddings=True,
                                                       convert_to_numpy=True, batch_size=64)
         self.cache_size = cache_size
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache: BoundedCache[str, np.ndarray] = BoundedCache(cache_size)
         self._lock = threading.Lock()  # the app calls from several worker threads
 
     def embed(self, texts: list[str] | str) -> np.ndarray:
         """(n, 384) float32 unit-norm embeddings of `texts` (the bare strings, no template)."""
         if isinstance(texts, str):
             texts = [texts]
-        with self._lock:
-            known = {t: self._cache[t] for t in dict.fromkeys(texts) if t in self._cache}
-            missing = [t for t in dict.fromkeys(texts) if t not in known]
+        with self._lock:  # one batch at a time through the model
+            unique = list(dict.fromkeys(texts))
+            known = {t: v for t in unique if (v := self._cache.get(t)) is not None}
+            missing = [t for t in unique if t not in known]
             if missing:
-                vectors = self._encode(missing)
-                known.update(zip(missing, vectors.astype(np.float32)))
-            for text in known:
-                self._cache[text] = known[text]
-                self._cache.move_to_end(text)
-            while len(self._cache) > self.cache_size:
-                self._cache.popitem(last=False)
+                for text, vector in zip(missing, self._encode(missing).astype(np.float32)):
+                    known[text] = vector
+                    self._cache.put(text, vector)
             if not texts:
                 return np.zeros((0, TEXT_DIM), np.float32)
             return np.stack([known[t] for t in texts])
