@@ -48,12 +48,17 @@ class ReferenceCorpus:
     @property
     def weights(self) -> np.ndarray:
         """(N,) sums to 1, each dataset the same share."""
-        names, inverse, counts = np.unique(self.datasets, return_inverse=True, return_counts=True)
-        w = 1.0 / counts[inverse]
-        return w / w.sum()
+        return equal_shares(self.datasets)
 
     def song_features(self) -> list[np.ndarray]:
         return [self.features[a:b] for a, b in zip(self.offsets[:-1], self.offsets[1:])]
+
+
+def equal_shares(groups: np.ndarray) -> np.ndarray:
+    """(N,) weights summing to 1 that give every distinct value of `groups` the same share."""
+    _, inverse, counts = np.unique(groups, return_inverse=True, return_counts=True)
+    w = 1.0 / counts[inverse]
+    return w / w.sum()
 
 
 class Calibrator:

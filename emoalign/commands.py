@@ -229,11 +229,10 @@ def score_rows(rows, words: list[str], stored: list[str], args):
         return [(None, None) if r.scores is None else (r.scores[take], r.raw[take]) for r in rows]
     from .pipeline import EmotionPipeline
     pipe = EmotionPipeline(encoder=args.encoder, adapter=args.adapter)
-    results = []
-    for r in rows:
-        s = pipe.score(r.to_analysis(), words)
-        results.append((s.song_scores, s.song_raw))
-    return results
+    from .search import EMBEDDING_DIM
+    embeddings = np.stack([r.embedding for r in rows]) if rows else np.zeros((0, EMBEDDING_DIM))
+    return list(zip(pipe.score_embeddings(embeddings, words),
+                    embeddings @ pipe.text.embed(words).T))
 
 
 def _round(value) -> float | None:

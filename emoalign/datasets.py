@@ -23,6 +23,8 @@ from typing import Iterable
 
 import numpy as np
 
+from .piano import PIANO_DATASETS, SOUNDFONTS
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SPLITS = ("train", "validation", "test")
 
@@ -56,13 +58,13 @@ class DatasetSpec:
         return self.k if label_set == self.label_set else LABEL_SET_K.get(label_set, 3)
 
 
-PIANO_VARIANTS = ("fluidr3", "musescore", "timgm", "audio")  # soundfonts, and real recordings
+PIANO_VARIANTS = (*SOUNDFONTS, "audio")  # the renders, and real recordings
 DATASETS = {
     "emotify": DatasetSpec("emotify", "gems", 3),
     "4q": DatasetSpec("4q", "allmusic", 6, ("quadrants",)),
     **{f"{family}@{variant}": DatasetSpec(f"{family}@{variant}", "circumplex", 3, ("quadrants",),
                                           family=family)
-       for family in ("vgmidi", "memomusic") for variant in PIANO_VARIANTS
+       for family in PIANO_DATASETS for variant in PIANO_VARIANTS
        if (family, variant) != ("vgmidi", "audio")},
 }
 # what a visitor reads for each dataset (dataset_title adds how many tracks it has)

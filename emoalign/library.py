@@ -153,15 +153,6 @@ class SongRow:
                    vec("raw"), bool(r.get("calibrated")), r["encoder"], r["adapter_sha256"],
                    r.get("id"))
 
-    def to_analysis(self):
-        """A SongAnalysis for `pipe.score` (words only: it has no encoder features, so
-        valence/arousal come from this row, not from the pipeline)."""
-        from .results import SongAnalysis
-        n = len(self.segment_starts)
-        return SongAnalysis(self.path, self.duration_s, self.segment_starts.astype(float),
-                            np.zeros((n, 0), np.float32), self.segment_embeddings,
-                            self.segment_silent, encoder=self.encoder)
-
 
 class Library:
     """A library file. `Library(path)` creates it (and its folder) when missing and migrates

@@ -10,7 +10,6 @@ import logging
 import os
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 
@@ -115,17 +114,11 @@ class AnalysisCache:
 
     def __init__(self, models: Models, size: int = ANALYSIS_CACHE_SIZE) -> None:
         self.models = models
-        self._items: OrderedDict[tuple, SongAnalysis] = OrderedDict()
-        self._lock = threading.Lock()
-        self.size = size
+        self._items: BoundedCache[tuple, SongAnalysis] = BoundedCache(size)
 
     def put(self, model_key: tuple, digest: str, trim: bool, song: SongAnalysis) -> None:
         """Store an analysis made elsewhere (the bundled examples' precomputed ones)."""
-        with self._lock:
-            self._items[(model_key, digest, trim)] = song
-            self._items.move_to_end((model_key, digest, trim))
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
+        self._items.put((model_key, digest, trim), song)
 
     def analyse(self, choice: ModelChoice, path: str | Path, name: str, trim: bool = False,
                 progress: Callable | None = None, digest: str | None = None
@@ -134,10 +127,7 @@ class AnalysisCache:
         and its content digest."""
         digest = digest or file_digest(path)
         key = (self.models.key(choice), digest, trim)
-        with self._lock:
-            song = self._items.get(key)
-            if song is not None:
-                self._items.move_to_end(key)
+        song = self._items.get(key)
         if song is None:
             song = self.models.get(choice, progress).analyze(path, name=name, progress=progress,
                                                              trim=trim)

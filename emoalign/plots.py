@@ -86,7 +86,7 @@ def timeline_heatmap(segment_starts: Sequence[float], words: Sequence[str],
     edges = np.append(starts, max(end, starts[-1] + 1) if len(starts) else 0)
     z = segment_scores[:, order].T  # (words, segments)
     name = "score" if calibrated else "cosine"
-    spans = [f"{_clock(a)}-{_clock(b)}" for a, b in zip(edges[:-1], edges[1:])]
+    spans = [f"{clock(a)}-{clock(b)}" for a, b in zip(edges[:-1], edges[1:])]
     fig = go.Figure(go.Heatmap(
         z=z, x=edges, y=[words[i] for i in order], colorscale="Viridis",
         customdata=np.tile(np.array(spans, dtype=object), (len(order), 1)),
@@ -97,7 +97,7 @@ def timeline_heatmap(segment_starts: Sequence[float], words: Sequence[str],
     ticks = np.arange(0, edges[-1] + 1e-9, 30 if edges[-1] > 120 else 10) if len(edges) else []
     fig.update_xaxes(title="time (click a segment to play it)" if seeks else "time",
                      range=[0, edges[-1]],
-                     tickvals=list(ticks), ticktext=[_clock(t) for t in ticks])
+                     tickvals=list(ticks), ticktext=[clock(t) for t in ticks])
     fig = _layout(fig, title, height=max(260, 100 + 24 * len(order)))
     return fig.update_layout(margin=dict(b=50))
 
@@ -155,6 +155,7 @@ def _is_metric(key: str) -> bool:
     return any(tag in key.lower() for tag in ("f1", "auc", "acc", "precision", "recall"))
 
 
-def _clock(seconds: float) -> str:
+def clock(seconds: float) -> str:
+    """Seconds as m:ss."""
     seconds = int(round(seconds))
     return f"{seconds // 60}:{seconds % 60:02d}"

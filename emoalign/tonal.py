@@ -12,6 +12,7 @@ from typing import Callable
 
 import numpy as np
 
+from .audio import SILENCE_RMS  # frames below it are ignored (zero padding, gaps)
 from .segments import EncodedSegments
 
 TONAL_SAMPLE_RATE = 16000  # shared with musicnn, so one resampled song feeds both
@@ -31,7 +32,6 @@ ONSET_DELTA = 0.05  # flux (share of the mean spectral level) above the local me
 TEMPO_RANGE = (60.0, 200.0)  # BPM searched
 TEMPO_PRIOR_BPM = 120.0  # log-normal prior (1 octave sd) breaks octave ties, as librosa does
 BRIGHTNESS_HZ = 1500.0  # "brightness" = share of spectral magnitude above this
-SILENCE_RMS = 1e-4  # as audio.SILENCE_RMS: frames below it are ignored (zero padding, gaps)
 RMS_FLOOR_DB = -80.0
 
 # Krumhansl & Kessler (1982) probe-tone profiles, tonic first.

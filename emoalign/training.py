@@ -18,6 +18,7 @@ import torch
 
 from . import losses
 from .adapter import Adapter, AdapterConfig
+from .calibration import equal_shares
 from .clusters import PAPER_BANDWIDTH
 from .datasets import CUSTOM_PREFIX, DATASETS, DatasetSpec, Tracks, ground_truth, load_tracks
 from .evaluation import EvalSet, TextCache, eval_set, pad_batch, validation_f1
@@ -93,9 +94,7 @@ class SongSet:
         """(N,) probabilities that give every collection the same share of an epoch, or None."""
         if not balanced or self.collections is None:
             return None
-        _, inverse, counts = np.unique(self.collections, return_inverse=True, return_counts=True)
-        w = 1.0 / counts[inverse]
-        return w / w.sum()
+        return equal_shares(self.collections)
 
 
 @dataclass
@@ -259,10 +258,10 @@ def train(config: TrainConfig, features: dict[str, FeatureSet] | None = None,
         optimizer, mode="max", factor=config.lr_factor, patience=config.lr_patience,
         min_lr=config.min_lr)
     best_f1, best_epoch, best_state, history = -1.0, -1, None, []
+    weights = songs.sampling_weights(config.balanced)  # the same every epoch
     bar = tqdm(range(config.max_epochs), desc="train", disable=not progress, leave=False)
     for epoch in bar:
         adapter.train()
-        weights = songs.sampling_weights(config.balanced)
         order = (rng.permutation(len(songs.features)) if weights is None
                  else rng.choice(len(songs.features), len(songs.features), p=weights))
         totals = _train_epoch(adapter, songs, order, targets, config, optimizer, generator,

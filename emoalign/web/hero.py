@@ -9,15 +9,11 @@ from html import escape
 from ..audio import SEGMENT_SECONDS
 from ..colours import QUADRANT_COLOURS, emotion_colour
 from ..labels import is_emotion
+from ..plots import clock
 from ..results import Prediction
 
 FEELS_LIKE = 3  # words named in the headline
 MAX_BARS = 9  # bars in the card; the rest are in Details
-
-
-def clock(seconds: float) -> str:
-    seconds = int(round(seconds))
-    return f"{seconds // 60}:{seconds % 60:02d}"
 
 
 def hero_html(prediction: Prediction, display: dict[str, str] | None = None,

@@ -14,7 +14,7 @@ from ..audio import SEGMENT_SECONDS
 from ..labels import MAX_WORDS
 from ..safety import escape_markdown
 from ..session import Session
-from .common import score_meaning
+from .common import score_meaning, voting_segments
 from .config import DEFAULT_WORDS, MODELS
 from .errors import bind, error_box
 
@@ -39,7 +39,7 @@ def score_words(words: str, song_name: str | None, top_k: int, session: Session)
     scores = pipe.score(song, words or "", top_k=int(top_k or WORDS_TOP_K))
     title = f"Your words on {html.escape(song.name)}"
     bars = plots.score_bars(scores.words, scores.song_scores, scores.vote_counts,
-                            int(scores.vote_counts.sum()) // scores.top_k, title=title,
+                            voting_segments(scores), title=title,
                             raw=scores.song_raw, calibrated=scores.calibrated)
     timeline = plots.timeline_heatmap(scores.segment_starts, scores.words, scores.segment_scores,
                                       segment_seconds=SEGMENT_SECONDS, duration=song.duration_s,
