@@ -27,7 +27,7 @@ import threading
 
 import gradio as gr
 
-from emoalign.examples import EXAMPLES_DIR, load_examples  # noqa: F401 (tests import them here)
+from emoalign.examples import EXAMPLES_DIR
 from emoalign.models import MODEL_CACHE_SIZE, ModelChoice, Models  # noqa: F401
 from emoalign.web import clusters, explore, model, song, train, words
 from emoalign.web.common import end_session, song_choices, status_text
@@ -97,7 +97,7 @@ def preload() -> None:
     and the first word are answered without loading anything."""
     def warm() -> None:
         MODELS.warm(ModelChoice(), WARM_WORDS)
-        log.info("warm: default model loaded, %d precomputed example(s)", seed_examples())
+        log.info("warm: default model loaded")
     threading.Thread(target=warm, daemon=True).start()
 
 
@@ -114,7 +114,7 @@ if __name__ == "__main__":
     parser.add_argument("--host", default=None, help="default: $GRADIO_SERVER_NAME or 127.0.0.1")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    seed_examples()
+    log.info("%d precomputed example(s)", seed_examples())
     if PRELOAD:
         preload()
     demo.queue(max_size=64, default_concurrency_limit=2).launch(

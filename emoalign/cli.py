@@ -22,14 +22,12 @@ from .labels import available_label_sets
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    from .audio import AudioError
     from .commands import CommandError
-    from .indexing import IndexingError
     from .library import LibraryError
     try:
         return COMMANDS[args.command](args)
-    except (AudioError, ValueError, FileNotFoundError, RuntimeError, LibraryError,
-            CommandError, IndexingError) as error:
+    except (ValueError, FileNotFoundError, RuntimeError, LibraryError,  # AudioError and
+            CommandError) as error:  # IndexingError are ValueErrors
         print(f"emoalign: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -31,7 +31,6 @@ class Example:
     title: str
     description: str = ""
     emotions: tuple[str, ...] = ()  # the intended mood from examples.json (judged from title and use, not rated)
-    credit: str = ""  # author and licence, when examples.json gives them
 
 
 def load_examples(directory: Path = EXAMPLES_DIR) -> list[Example]:
@@ -46,12 +45,9 @@ def load_examples(directory: Path = EXAMPLES_DIR) -> list[Example]:
         path = directory / row["file"]
         if path.is_file():
             emotions = row.get("emotions") or row.get("labels") or ()
-            credit = " · ".join(str(row[k]) for k in ("author", "licence", "license")
-                                if row.get(k))
             examples.append(Example(path, row.get("title") or path.stem,
                                     row.get("description", ""),
-                                    tuple([emotions] if isinstance(emotions, str) else emotions),
-                                    credit))
+                                    tuple([emotions] if isinstance(emotions, str) else emotions)))
     return examples
 
 

@@ -85,9 +85,8 @@ def song_row(pipe, song, digest: str, path: str) -> SongRow:
 
 def failure_reason(error: Exception) -> str:
     """A message for users: AudioError's own text; other errors by kind, without paths."""
-    from .audio import AudioError
     from .safety import scrub_paths
-    if isinstance(error, (AudioError, ValueError)):
+    if isinstance(error, ValueError):  # AudioError among them
         return scrub_paths(str(error))
     return f"{type(error).__name__}: {scrub_paths(str(error))}"
 

@@ -181,7 +181,3 @@ class SessionFiles:
             except FileNotFoundError:
                 continue
         return removed
-
-    def size(self) -> int:
-        """Bytes in all session folders."""
-        return sum(p.stat().st_size for p in self.root.rglob("*") if p.is_file())

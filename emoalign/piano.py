@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import os
 import shutil
 import subprocess
 import tempfile
@@ -26,7 +25,6 @@ from typing import Any, Mapping
 import numpy as np
 import soundfile as sf
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 SF2_DIR = Path("/usr/share/sounds/sf2")
 # Debian's General MIDI soundfonts (packages fluid-soundfont-gm,
 # musescore-general-soundfont-lossless, timgm6mb-soundfont). Never the "J800 Piano" one.
@@ -48,19 +46,13 @@ def _data_root(root: str | Path | None) -> Path:
     """`root`, else emoalign's shared data directory ($EMOALIGN_DATA or ../shared/data)."""
     if root is not None:
         return Path(root)
-    try:
-        from .datasets import data_root
-    except ImportError:  # before the split of training.py
-        from .datasets import data_root
+    from .datasets import data_root
     return Path(data_root())
 
 
 def renders_root() -> Path:
     """Where train/render.py writes: ``<feature cache>/renders`` (features/ is git-ignored)."""
-    try:
-        from .features import features_root
-    except ImportError:  # before the split of training.py ($EMOALIGN_FEATURES, else features/)
-        return Path(os.environ.get("EMOALIGN_FEATURES", REPO_ROOT / "features")) / "renders"
+    from .features import features_root
     return Path(features_root()) / "renders"
 
 

@@ -267,8 +267,8 @@ class EmotionPipeline:
         names = self.adapter_card.get("label_sets") or []
         if isinstance(names, dict):
             names = list(names)
-        custom = self.adapter_card.get("custom_label_sets") or {}  # a folder's (training.py)
-        custom.setdefault("circumplex", list(CIRCUMPLEX))  # the valence/arousal sets' words
+        custom = {"circumplex": list(CIRCUMPLEX),  # the valence/arousal sets' words
+                  **(self.adapter_card.get("custom_label_sets") or {})}  # a folder's (training.py)
         return list(dict.fromkeys(
             l for n in names for l in custom.get(n, load_label_set(n).labels
                                                  if n in available_label_sets() else ())))

@@ -80,7 +80,7 @@ class IndexActor:
 
 
 def index_with_ray(root: str, library: Library, encoder: str = "musicnn",
-                   adapter: str | None = None, adapter_sha256: str | None = None,
+                   adapter: str | None = None,
                    actors: int | None = None, progress: bool = True) -> IndexReport:
     """Index `root` (a local folder or a pyarrow URI) into `library` on Ray Data."""
     try:
@@ -95,7 +95,7 @@ def index_with_ray(root: str, library: Library, encoder: str = "musicnn",
     if not ray.is_initialized():
         ray.init(address=os.environ.get("RAY_ADDRESS"), include_dashboard=False,
                  log_to_driver=False, configure_logging=False)
-    sha = adapter_sha256 or _adapter_sha256(encoder, adapter)
+    sha = _adapter_sha256(encoder, adapter)
     known = library.complete_hashes(encoder, sha)
     actors = actors or max(1, int(ray.available_resources().get("CPU", 1)))
     ray.data.DataContext.get_current().enable_progress_bars = progress

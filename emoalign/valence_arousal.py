@@ -136,7 +136,6 @@ def fit_va_head(features: np.ndarray, tonal: np.ndarray, targets: np.ndarray,
             coef = _ridge(z[known][:, cols], y - centre, w, alpha.get(part, alpha["encoder"]))
             spread = np.sqrt(w @ (z[known][:, cols] @ coef) ** 2) + 1e-12
             weight[j, cols] += coef / spread / len(parts)  # each part standardised, then averaged
-        bias[j] = 0.0
     return VAHead(mean.astype(np.float32), scale.astype(np.float32), weight.astype(np.float32),
                   bias.astype(np.float32), tonal.shape[1], mode)
 

@@ -207,13 +207,6 @@ def summary(row: dict) -> str:
     return ", ".join(f"{k} {row[k]:.3f}" for k in keys)
 
 
-def mean_std(rows: list[dict], key: str) -> str:
-    values = [r[key] for r in rows if key in r and r[key] == r[key]]
-    if not values:
-        return "-"
-    return f"{np.mean(values):.3f} ± {np.std(values):.3f}" if len(values) > 1 else f"{values[0]:.3f}"
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))

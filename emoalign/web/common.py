@@ -9,7 +9,6 @@ import gradio as gr
 
 from ..labels import load_label_set
 from ..results import EmotionScores
-from ..safety import escape_markdown
 from ..session import Session
 from .config import DOWNLOADS, EXAMPLES, MODELS, TRAINING, VOCABULARIES, spaces
 

@@ -44,8 +44,9 @@ EXAMPLE_BY_DIGEST = {file_digest(e.path): e for e in EXAMPLES}  # recognised by 
 
 def seed_examples(choice: ModelChoice = ModelChoice()) -> int:
     """Put the examples' precomputed analyses in the cache; returns how many were usable."""
-    stored = precomputed(MODELS.key(choice), EXAMPLES_DIR)
+    key = MODELS.key(choice)
+    stored = precomputed(key, EXAMPLES_DIR)
     for digest, song in stored.items():
         if digest in EXAMPLE_BY_DIGEST:
-            ANALYSES.put(MODELS.key(choice), digest, False, song)
+            ANALYSES.put(key, digest, False, song)
     return len(stored)

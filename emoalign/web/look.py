@@ -13,7 +13,6 @@ HEAD = f"<script>{PLAYER_SCRIPT}</script>"
 
 CSS = PLAYER_CSS + """
 #intro h1 { margin-bottom: 0.2em; }
-.emo-hidden { display: none !important; }
 .emo-bars { max-width: 760px; }
 .emo-hero { padding: 0.4em 0.2em; }
 .emo-hero .emo-song { margin: 0; opacity: 0.75; font-size: 0.9em; }
