@@ -126,7 +126,7 @@ def build(encoder: str = "musicnn") -> list[Path]:
                "arousal": va[:, 1].astype(np.float32)}, str(out),
               {"adapter_sha256": pipe.adapter_card["sha256"], "encoder": encoder})
     labels = list(load_label_set("all").labels)
-    label_xy = fit_layout(TextEncoder().embed(labels), n_neighbors=10, min_dist=0.3)
+    label_xy = fit_layout(TextEncoder().embed(labels, described=False), n_neighbors=10, min_dist=0.3)
     save_file({"xy": label_xy.astype(np.float32)}, str(LABEL_LAYOUT),
               {"labels": json.dumps(labels)})
     return [out, LABEL_LAYOUT]

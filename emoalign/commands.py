@@ -188,7 +188,8 @@ def run_export(args) -> int:
         every_word = bool(args.words or args.labels)
         words = (parse_words(args.words) if args.words else
                  list(load_label_set(args.labels or DEFAULT_EXPORT_LABELS).labels))
-        scored = score_rows(rows, words, library.score_labels, args)
+        stored = library.score_labels if library.scores_current else []
+        scored = score_rows(rows, words, stored, args)
         out = open(args.out, "w", newline="", encoding="utf-8") if args.out else sys.stdout
         try:
             writer = None

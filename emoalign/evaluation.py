@@ -33,11 +33,11 @@ class TextCache:
     _encoder = None
 
     @classmethod
-    def embed(cls, words: list[str]) -> np.ndarray:
+    def embed(cls, words: list[str], described: bool = True) -> np.ndarray:
         if cls._encoder is None:
             from .text import TextEncoder
             cls._encoder = TextEncoder()
-        return cls._encoder.embed(list(words))
+        return cls._encoder.embed(list(words), described)
 
 
 def eval_set(features: FeatureSet, tracks: Tracks, label_set: str, split: str,

@@ -33,6 +33,8 @@ class LabelSet:
     labels: tuple[str, ...]  # the strings that are embedded
     source: str = ""
     names: tuple[str, ...] = field(default=())  # short display names (quadrants: Q1..Q4)
+    # label -> the words that say what it means (GEMS-9's checklist adjectives); see text.py
+    descriptions: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False)
 
 
 def is_emotion(label: str) -> bool:
@@ -54,8 +56,19 @@ def load_label_set(name: str) -> LabelSet:
         raise ValueError(f"Unknown label set {name!r}; available: "
                          f"{', '.join(available_label_sets() + ['all'])}")
     data = json.loads((LABELS_DIR / f"{name}.json").read_text())
+    descriptions = {label: tuple(words) for label, words in data.get("descriptions", {}).items()}
     return LabelSet(name, data["title"], tuple(data["labels"]), data.get("source", ""),
-                    tuple(data.get("names", ())))
+                    tuple(data.get("names", ())), descriptions)
+
+
+@lru_cache(maxsize=None)
+def label_descriptions() -> dict[str, tuple[str, ...]]:
+    """{built-in label, lower-cased: its describing words} over every built-in vocabulary.
+    A label's meaning is then its own embedding averaged with its words' (text.py): a bare
+    "amazement" or "solemnity" says less to the text model than GEMS's own adjectives do
+    (held-out GEMS F1 in results/generalisation.md: `percentile` vs `percentile-descriptions`)."""
+    return {label.lower(): words for name in available_label_sets()
+            for label, words in load_label_set(name).descriptions.items()}
 
 
 def parse_words(text: str | list[str], max_words: int | None = MAX_WORDS) -> list[str]:

@@ -81,6 +81,13 @@ class LibraryError(Exception):
     """A library that cannot be opened or written; the message is for users (no full paths)."""
 
 
+def label_meanings(labels: list[str]) -> str:
+    """The describing words of `labels`, as the text that identifies what their scores mean."""
+    from .labels import label_descriptions
+    meanings = label_descriptions()
+    return json.dumps({w: meanings[w.lower()] for w in labels if w.lower() in meanings})
+
+
 def default_db_path() -> Path:
     """$EMOALIGN_LIBRARY, else ~/.emoalign/library.db."""
     return Path(os.environ.get(DB_ENV) or DEFAULT_DB).expanduser()
@@ -169,6 +176,7 @@ class Library:
             raise LibraryError(f"There is no library {self.name} yet: run `emoalign index FOLDER`.")
         self.db = self._connect(create)
         self.score_labels: list[str] = json.loads(self._meta("score_labels") or "[]")
+        self.score_meanings = self._meta("score_meanings")  # see scores_current
 
     def _connect(self, create: bool) -> sqlite3.Connection:
         try:
@@ -258,6 +266,19 @@ class Library:
                 self.db.execute("INSERT OR REPLACE INTO meta VALUES ('score_labels', ?)",
                                 (json.dumps(score_labels),))
             self.score_labels = list(score_labels)
+        meanings = label_meanings(score_labels)
+        if meanings != self.score_meanings:  # a new library, or labels that now mean more
+            scored = self.db.execute("SELECT 1 FROM songs WHERE scores IS NOT NULL").fetchone()
+            self.score_meanings = "mixed" if scored else meanings
+            with self._write():
+                self.db.execute("INSERT OR REPLACE INTO meta VALUES ('score_meanings', ?)",
+                                (self.score_meanings,))
+
+    @property
+    def scores_current(self) -> bool:
+        """Whether every stored score was made with today's label meanings (the describing
+        words of labels.label_descriptions); if not, score the stored embeddings instead."""
+        return self.score_meanings == label_meanings(self.score_labels)
 
     def add_path(self, path: str, digest: str) -> None:
         """Record another file with the content of an indexed song (a duplicate)."""

@@ -278,7 +278,8 @@ class EmotionPipeline:
         """All built-in labels at the paper's bandwidth: the quantile estimate over ~260
         labels is so wide that most of them would land in one cluster."""
         labels = list(load_label_set("all").labels)
-        return label_clusters(labels, self.text.embed(labels), bandwidth=PAPER_BANDWIDTH)
+        return label_clusters(labels, self.text.embed(labels, described=False),
+                              bandwidth=PAPER_BANDWIDTH)
 
     def explain(self, word: str, k: int = 5) -> WordExplanation:
         """Where a word sits: its nearest built-in labels (with their clusters) and how close it
@@ -323,7 +324,7 @@ class EmotionPipeline:
         labels = list(dict.fromkeys(labels))
         if not labels:
             raise ValueError("Pick at least one label set or type some words.")
-        return label_clusters(labels, self.text.embed(labels), bandwidth, quantile)
+        return label_clusters(labels, self.text.embed(labels, described=False), bandwidth, quantile)
 
 
 @lru_cache(maxsize=None)

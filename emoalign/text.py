@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .labels import label_descriptions
 from .minilm import MiniLM, is_plain_bert
 from .safety import BoundedCache
 
@@ -44,10 +45,27 @@ class TextEncoder:
         self._cache: BoundedCache[str, np.ndarray] = BoundedCache(cache_size)
         self._lock = threading.Lock()  # the app calls from several worker threads
 
-    def embed(self, texts: list[str] | str) -> np.ndarray:
-        """(n, 384) float32 unit-norm embeddings of `texts` (the bare strings, no template)."""
+    def embed(self, texts: list[str] | str, described: bool = True) -> np.ndarray:
+        """(n, 384) float32 unit-norm embeddings of `texts` (no template). With `described`, a
+        built-in label that has describing words (labels.label_descriptions, e.g. GEMS's
+        "amazement": filled with wonder, dazzled, moved) is the normalised mean of its own and
+        its words' embeddings, whether a vocabulary or a user asks for it. Training targets and
+        the label maps use bare labels (described=False): describing words are a scoring aid."""
         if isinstance(texts, str):
             texts = [texts]
+        if not texts:
+            return np.zeros((0, TEXT_DIM), np.float32)
+        meanings = label_descriptions() if described else {}
+        parts = [(t, *meanings.get(t.lower(), ())) for t in texts]
+        vectors = self._embed_plain([p for group in parts for p in group])
+        out, start = np.empty((len(texts), TEXT_DIM), np.float32), 0
+        for i, group in enumerate(parts):
+            mean = vectors[start:start + len(group)].mean(axis=0)
+            out[i] = mean / max(float(np.linalg.norm(mean)), 1e-12)
+            start += len(group)
+        return out
+
+    def _embed_plain(self, texts: list[str]) -> np.ndarray:
         with self._lock:  # one batch at a time through the model
             unique = list(dict.fromkeys(texts))
             known = {t: v for t in unique if (v := self._cache.get(t)) is not None}
@@ -56,6 +74,4 @@ class TextEncoder:
                 for text, vector in zip(missing, self._encode(missing).astype(np.float32)):
                     known[text] = vector
                     self._cache.put(text, vector)
-            if not texts:
-                return np.zeros((0, TEXT_DIM), np.float32)
             return np.stack([known[t] for t in texts])

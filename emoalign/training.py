@@ -116,7 +116,9 @@ def prepare_run(config: TrainConfig, features: dict[str, FeatureSet],
     features = {d: f.limit_segments(config.max_segments) for d, f in features.items()}
     specs = {d: tracks[d].spec for d in config.datasets}
     vocabulary = list(dict.fromkeys(l for spec in specs.values() for l in spec.labels()))
-    embeddings = TextCache.embed(vocabulary)
+    # bare labels: describing words are for scoring (text.py); training on them merged Mean
+    # Shift clusters and cost in-domain F1
+    embeddings = TextCache.embed(vocabulary, described=False)
     clustering = _clusters(tuple(vocabulary), config.bandwidth, config.quantile)
     assignments = np.asarray(clustering.assignments)
     n_clusters = int(assignments.max()) + 1
@@ -163,7 +165,7 @@ def prepare_run(config: TrainConfig, features: dict[str, FeatureSet],
 def _clusters(vocabulary: tuple[str, ...], bandwidth: float | None, quantile: float):
     """Mean Shift over the vocabulary's embeddings, computed once per process and setting."""
     from .clusters import label_clusters
-    return label_clusters(list(vocabulary), TextCache.embed(list(vocabulary)),
+    return label_clusters(list(vocabulary), TextCache.embed(list(vocabulary), described=False),
                           bandwidth=bandwidth, quantile=quantile)
 
 

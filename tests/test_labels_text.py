@@ -55,6 +55,24 @@ def test_text_encoder_is_unit_norm_cached_and_meaningful(text_encoder):
     assert text_encoder.embed([]).shape == (0, 384)
 
 
+def test_gems_labels_mean_what_the_gems_checklist_says(text_encoder):
+    from emoalign.labels import label_descriptions
+    meanings = label_descriptions()
+    assert set(load_label_set("gems").labels) <= set(meanings)  # every GEMS word is described
+    assert meanings["amazement"] == ("filled with wonder", "dazzled", "moved")
+    assert "calm" not in meanings  # plain words stay plain
+    described, bare = text_encoder.embed(["amazement", "Amazement", "calm"]), text_encoder.embed(
+        ["amazement", "calm"], described=False)
+    parts = text_encoder.embed(["amazement", *meanings["amazement"]], described=False)
+    expected = parts.mean(axis=0) / np.linalg.norm(parts.mean(axis=0))
+    np.testing.assert_allclose(described[0], expected, atol=1e-6)  # the mean of label + words
+    np.testing.assert_allclose(described[1], described[0], atol=1e-6)  # as a user types it
+    np.testing.assert_array_equal(described[2], bare[1])
+    assert described[0] @ bare[0] < 0.95  # the words move it
+    wonder = text_encoder.embed(["wonder"], described=False)[0]
+    assert described[0] @ wonder > bare[0] @ wonder  # towards what GEMS means by it
+
+
 def test_text_model_loads_with_the_hub_switched_off():
     code = ("from emoalign.text import TextEncoder; v = TextEncoder().embed(['serene']); "
             "print(v.shape)")

@@ -205,6 +205,28 @@ def test_schema_migrates_from_version_1(tmp_path):
         Library(path)
 
 
+def test_scores_made_with_older_label_meanings_are_not_served(tmp_path):
+    """Stored GEMS scores from before the labels had describing words: export scores the
+    stored embeddings again instead of serving them."""
+    rng, labels = np.random.default_rng(2), ["amazement", "calm"]
+    with Library(tmp_path / "lib.db") as library:
+        library.add(_row(rng, "a" * 64, "a.ogg", 2), labels)
+        assert library.scores_current  # a new library: scores of today's meanings
+    with sqlite3.connect(tmp_path / "lib.db") as db:  # as an older version left it
+        db.execute("DELETE FROM meta WHERE key='score_meanings'")
+    with Library(tmp_path / "lib.db") as library:
+        assert not library.scores_current
+        library.add(_row(rng, "b" * 64, "b.ogg", 2), labels)
+        assert not library.scores_current  # old and new scores mixed: still not served
+    with Library(tmp_path / "lib.db") as library:
+        stored = library.songs()[0].scores
+    result = run_cli("export", "--json", "--db", str(tmp_path / "lib.db"), "--words", "amazement, calm")
+    assert result.returncode == 0, result.stderr
+    first = json.loads(result.stdout.splitlines()[0])
+    assert list(first["scores"]) == labels  # both stored, yet scored from the stored embedding
+    assert first["scores"]["amazement"] != pytest.approx(float(stored[0]), abs=1e-4)
+
+
 def test_song_index_ranks_by_cosine():
     rng = np.random.default_rng(1)
     vectors = rng.normal(size=(50, 384)).astype(np.float32)

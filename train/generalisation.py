@@ -41,17 +41,19 @@ TRAIN_RENDER, TEST_RENDER = "fluidr3", "musescore"
 COLLECTIONS = ("emotify", "4q", "vgmidi", "memomusic")
 TEST_SETS = {"emotify": ["emotify"], "4q": ["4q"], "vgmidi": [f"vgmidi@{TEST_RENDER}"],
              "memomusic": [f"memomusic@{TEST_RENDER}", "memomusic@audio"]}
-# name -> (piano sets trained on, domain-balanced sampling); all use the shipped recipe:
-# Mean Shift cluster targets, lambda 0.5, per-segment adapter.
-CONFIGS = {"base": (False, False), "piano": (True, False), "piano-balanced": (True, True)}
+# name -> (piano sets trained on, domain-balanced sampling, lambda); all use Mean Shift cluster
+# targets and the per-segment adapter.
+CONFIGS = {"base": (False, False, 0.5), "lambda1": (False, False, 1.0),
+           "piano": (True, False, 0.5), "piano-balanced": (True, True, 0.5)}
 ALL_TONAL = "tonal-all16"  # the VA method whose valence reads all 16 tonal features
-CALIBRATIONS = ("raw", "zscore", "percentile", "percentile+prompts")
+CALIBRATIONS = ("raw", "zscore", "percentile", "percentile+prompts", "percentile-descriptions")
 PROMPTS = ("{}", "music that feels {}", "{} music")  # the prompt-ensemble lever (word side only)
 
 
 def word_vectors(labels: list[str], kind: str) -> np.ndarray:
+    """`-descriptions`: bare labels, without the describing words of labels.label_descriptions."""
     if not kind.endswith("+prompts"):
-        return TextCache.embed(labels)
+        return TextCache.embed(labels, described=not kind.endswith("-descriptions"))
     mean = np.mean([TextCache.embed([p.format(w) for w in labels]) for p in PROMPTS], axis=0)
     return mean / np.linalg.norm(mean, axis=1, keepdims=True)
 MAX_SEGMENTS = 3  # per song while training (Emotify's 6 become 3 spread ones)
@@ -69,13 +71,13 @@ def training_sets(held_out: str | None, piano: bool) -> list[str]:
 _TRAINED: dict[tuple, object] = {}  # folds that train on the same sets share one adapter
 
 
-def train_adapter(datasets: list[str], balanced: bool, seed: int, epochs: int):
+def train_adapter(datasets: list[str], balanced: bool, seed: int, epochs: int, lam: float):
     """The shipped recipe on `datasets` (at most MAX_SEGMENTS spread segments per song, to fit
     the benchmark in a session on 2 cores); the same run is trained once per process."""
     from emoalign.training import TrainConfig, train
-    key = (tuple(datasets), balanced, seed, epochs)
+    key = (tuple(datasets), balanced, seed, epochs, lam)
     if key not in _TRAINED:
-        config = TrainConfig(datasets=tuple(datasets), targets="clusters", lam=0.5, seed=seed,
+        config = TrainConfig(datasets=tuple(datasets), targets="clusters", lam=lam, seed=seed,
                              balanced=balanced, max_epochs=epochs, early_stop=EARLY_STOP,
                              max_segments=MAX_SEGMENTS)
         _TRAINED[key] = train(config, progress=False)
@@ -152,7 +154,7 @@ def fit_heads(reference, targets: np.ndarray) -> dict:
 def held_out_runs(configs: list[str], seeds: list[int], epochs: int, log) -> list[dict]:
     rows = []
     for name in configs:
-        piano, balanced = CONFIGS[name]
+        piano, balanced, lam = CONFIGS[name]
         for held_out in COLLECTIONS:
             sets = training_sets(held_out, piano)
             # the head and the reference always see every other collection, as in the product
@@ -162,7 +164,7 @@ def held_out_runs(configs: list[str], seeds: list[int], epochs: int, log) -> lis
             heads = fit_heads(reference, targets)
             for seed in seeds:
                 start = time.time()
-                adapter = train_adapter(sets, balanced, seed, epochs)
+                adapter = train_adapter(sets, balanced, seed, epochs, lam)
                 embed_corpus(adapter, reference)  # once per adapter, for all its test sets
                 for test_set in TEST_SETS[held_out]:
                     result = evaluate_fold(adapter, reference, heads, test_set)
@@ -189,11 +191,11 @@ def in_domain_runs(configs: list[str], seeds: list[int], epochs: int, log) -> li
     from emoalign.adapter import save_adapter
     rows = [{"config": "shipped (today)", "seed": 0, **scores(load_adapter("musicnn-default")[0])}]
     for name in configs:
-        piano, balanced = CONFIGS[name]
+        piano, balanced, lam = CONFIGS[name]
         for seed in seeds:
             sets = training_sets(None, piano)
-            adapter = train_adapter(sets, balanced, seed, epochs)
-            result = _TRAINED[(tuple(sets), balanced, seed, epochs)]
+            adapter = train_adapter(sets, balanced, seed, epochs, lam)
+            result = _TRAINED[(tuple(sets), balanced, seed, epochs, lam)]
             save_adapter(adapter, RUNS / f"{name}-seed{seed}.safetensors",
                          result.card({"benchmark": "train.generalisation in-domain run"}))
             rows.append({"config": name, "seed": seed, **scores(adapter)})

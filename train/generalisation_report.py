@@ -116,7 +116,8 @@ def write_report(json_paths: list[str | Path], md_path: str | Path) -> None:
                    + f" | {cell(rows_of(c, 'emotify'), 'gems_f1/percentile')} | "
                    + " | ".join(cell(rows_of(c, t), f"valence_roc_auc/{m}")
                                 for t in va_sets) + " |")
-    out += ["", "Configs: `base` = today's recipe (Emotify + 4Q, cluster targets, lambda 0.5); "
+    out += ["", "Configs: `base` = the recipe shipped before (Emotify + 4Q, cluster targets, "
+            "lambda 0.5); `lambda1`: the same with the alignment regulariser at lambda 1; "
             "`piano` adds the other piano set's FluidR3 renders, labelled with their nearest "
             "circumplex words; `piano-balanced` also samples every collection equally often.", ""]
 
@@ -146,7 +147,9 @@ def write_report(json_paths: list[str | Path], md_path: str | Path) -> None:
     out += ["", "`raw`: cosine; `zscore`: minus the reference's mean cosine for the word, over "
             "its std; `percentile`: the weighted share of reference songs below (the product's "
             "score); `+prompts`: each word embedded as the mean of "
-            "\"{w}\", \"music that feels {w}\" and \"{w} music\".", ""]
+            "\"{w}\", \"music that feels {w}\" and \"{w} music\"; `-descriptions`: bare labels, "
+            "without their describing words (GEMS-9's checklist adjectives; the product uses them)."
+            , ""]
 
     if domain:
         tasks = [k for k in domain[0] if k not in ("config", "seed")]

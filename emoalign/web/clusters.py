@@ -29,14 +29,15 @@ def positions(pipe, labels: list[str]) -> np.ndarray:
     xy = np.zeros((len(labels), 2))
     if not layout:  # no stored layout: a plain PCA of what is shown
         from ..projection import pca_2d
-        return pca_2d(pipe.text.embed(labels))
+        return pca_2d(pipe.text.embed(labels, described=False))
     anchors = list(layout)
     new = [i for i, label in enumerate(labels) if label not in layout]
     for i, label in enumerate(labels):
         if label in layout:
             xy[i] = layout[label]
     if new:
-        xy[new] = place(pipe.text.embed([labels[i] for i in new]), pipe.text.embed(anchors),
+        xy[new] = place(pipe.text.embed([labels[i] for i in new], described=False),
+                        pipe.text.embed(anchors, described=False),
                         np.stack([layout[a] for a in anchors]), k=3)
     return xy
 
