@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from emoalign.valence_arousal import PRODUCT_MODE, VA_MODES
-from train.generalisation import ALL_TONAL, CALIBRATIONS
+from train.generalisation import ALL_TONAL, CALIBRATIONS, CONFIGS
 
 PRIMARY = ("4q", "vgmidi@musescore", "memomusic@musescore")  # the quadrant target's sets
 PRODUCT_CONFIG = "base"  # the shipped adapter's recipe (see the in-domain table for why)
@@ -36,6 +36,12 @@ def cell(rows, key, digits=3) -> str:
 def mean(rows, key) -> float:
     values = _values(rows, key)
     return float(np.mean(values)) if values else float("nan")
+
+
+def _in_order(configs) -> list[str]:
+    """Distinct configs in train.generalisation.CONFIGS order (run files merge in any order)."""
+    order = ["shipped (today)", *CONFIGS]
+    return sorted(dict.fromkeys(configs), key=lambda c: order.index(c) if c in order else len(order))
 
 
 def best_config(held: list[dict]) -> str:
@@ -68,7 +74,7 @@ def write_report(json_paths: list[str | Path], md_path: str | Path) -> None:
         "# Generalisation to held-out collections (leave one collection out)",
         "",
         f"Made by `python -m train.generalisation` in {data['seconds'] / 60:.0f} min on a 2-core "
-        f"CPU ({len(parts)} process(es) in parallel); seeds {seeds}; mean ± std over seeds. Each collection is held out in turn: the "
+        f"CPU (the longest of {len(parts)} run file(s) merged); seeds {seeds}; mean ± std over seeds. Each collection is held out in turn: the "
         "adapter, the valence/arousal head and the calibration reference see only the other "
         "collections; every track of the held-out one is scored. Piano sets train on FluidR3 "
         "renders and are tested on MuseScore renders (a soundfont never trained on); "
@@ -110,7 +116,7 @@ def write_report(json_paths: list[str | Path], md_path: str | Path) -> None:
             "| config | " + " | ".join(f"{t} quadrant F1" for t in va_sets)
             + " | emotify GEMS F1 | " + " | ".join(f"{t} valence AUC" for t in va_sets) + " |",
             "|---|" + "---:|" * (2 * (len(test_sets) - 1) + 1)]
-    for c in dict.fromkeys(r["config"] for r in held):
+    for c in _in_order(r["config"] for r in held):
         out.append(f"| {c} | " + " | ".join(cell(rows_of(c, t), f"va_macro_f1/{m}")
                                             for t in va_sets)
                    + f" | {cell(rows_of(c, 'emotify'), 'gems_f1/percentile')} | "
@@ -155,7 +161,7 @@ def write_report(json_paths: list[str | Path], md_path: str | Path) -> None:
         tasks = [k for k in domain[0] if k not in ("config", "seed")]
         out += ["## In-domain (trained on every collection's train split, test splits)", "",
                 "| config | " + " | ".join(tasks) + " |", "|---|" + "---:|" * len(tasks)]
-        for c in dict.fromkeys(r["config"] for r in domain):
+        for c in _in_order(r["config"] for r in domain):
             rows = [r for r in domain if r["config"] == c]
             out.append(f"| {c} | " + " | ".join(cell(rows, k) for k in tasks) + " |")
         out += ["", "Song-level macro-F1 by segment vote (the metric of results/experiments.md). "
