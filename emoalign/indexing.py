@@ -19,10 +19,9 @@ import numpy as np
 
 from .digest import file_digest
 from .library import Library, SongRow
+from .safety import AUDIO_SUFFIXES
 
-AUDIO_EXTENSIONS = frozenset({
-    ".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", ".aif", ".au",
-    ".m4a", ".mp4", ".aac", ".mka", ".webm", ".wma", ".caf", ".w64"})
+AUDIO_EXTENSIONS = frozenset(f".{suffix}" for suffix in AUDIO_SUFFIXES)
 SCORED_LABELS = "all"  # the built-in vocabulary (union of all) whose scores each row stores
 PREFETCH = 2  # decoded songs waiting for the model; bounds memory
 

@@ -23,8 +23,9 @@ from .audio import SOUNDFILE_FORMATS
 MAX_ARCHIVE_MEMBERS = 2000  # files in one uploaded zip
 MAX_UNPACKED_BYTES = 2 << 30  # all files of one upload, unpacked (2 GiB)
 MAX_COMPRESSION_RATIO = 200  # a member that unpacks to more than this is a zip bomb
-AUDIO_SUFFIXES = SOUNDFILE_FORMATS | {"m4a", "mp4", "aac", "mka", "webm", "wma", "aifc", "caf",
-                                      "w64", "wv", "ac3"}
+# what counts as audio, for uploads and for indexing a folder (no dot, lower case)
+AUDIO_SUFFIXES = SOUNDFILE_FORMATS | {"wave", "m4a", "mp4", "aac", "mka", "webm", "wma", "aifc",
+                                      "caf", "w64", "wv", "ac3"}
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
