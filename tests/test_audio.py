@@ -114,3 +114,33 @@ def test_mono_downmix_equals_mean() -> None:
         mono = _mono(block)
         assert mono.dtype == np.float32 and mono.shape == (5000,)
         np.testing.assert_array_equal(mono, block.mean(axis=1, dtype=np.float32))
+
+
+@pytest.mark.parametrize("fmt,suffix", [("OGG-OPUS", "opus.ogg"), ("OGG", "ogg"), ("MP3", "mp3"),
+                                        ("WAV", "wav")])
+def test_long_files_decode_in_halves_to_the_same_samples(tmp_path, monkeypatch, clip, fmt,
+                                                         suffix):
+    """Files over PARALLEL_DECODE_SECONDS are decoded as two halves at once: the samples are
+    those of one pass (libsndfile seeks sample-exactly), trimmed or not."""
+    from emoalign.audio import PARALLEL_DECODE_SECONDS, _decode_halves
+    music = np.concatenate([sf.read(clip(track), dtype="float32")[0] for track in ("150", "301")])
+    assert len(music) / 24000 > 2 * PARALLEL_DECODE_SECONDS
+    fmt, _, subtype = fmt.partition("-")
+    if fmt not in sf.available_formats():
+        pytest.skip(f"this libsndfile cannot write {fmt}")
+    path = tmp_path / f"song.{suffix}"
+    stereo = np.stack([music, 0.5 * music[::-1]], axis=1)
+    with sf.SoundFile(path, "w", 24000, 2, format=fmt, subtype=subtype or None) as f:
+        for start in range(0, len(stereo), 1 << 15):  # libsndfile's Vorbis writer crashes on
+            f.write(stereo[start:start + (1 << 15)])  # a minute written in one call
+    with sf.SoundFile(path) as f:
+        assert _decode_halves(path, f, sf.info(str(path)), None)  # the two-halves path is taken
+    halves = load_audio(path, 24000), load_audio(path, 24000, max_seconds=70, trim=True)
+    monkeypatch.setattr("emoalign.audio.PARALLEL_DECODE_SECONDS", float("inf"))  # one pass
+    # libsndfile's MP3 reader rounds a sample differently now and then (a float32 step, 1e-7)
+    # with the size of the read; the other decoders give the very same samples.
+    atol = 1e-6 if fmt == "MP3" else 0
+    np.testing.assert_allclose(halves[0], load_audio(path, 24000), rtol=0, atol=atol)
+    np.testing.assert_allclose(halves[1], load_audio(path, 24000, max_seconds=70, trim=True),
+                               rtol=0, atol=atol)
+    assert len(halves[1]) == 70 * 24000
