@@ -47,9 +47,11 @@ def page_errors(page) -> list[str]:
 
 
 def plot_points(page, elem_id: str) -> int:
-    """Points plotly drew in a figure (its calcdata: one entry per point of each trace)."""
-    return page.evaluate(f"""() => document.querySelector('#{elem_id} .js-plotly-plot')
-        .calcdata.reduce((n, trace) => n + trace.length, 0)""")
+    """Points plotly drew in a figure (its calcdata: one entry per point of each trace), once
+    plotly has drawn it (the figure's info text can arrive a moment before the plot)."""
+    plot = f"document.querySelector('#{elem_id} .js-plotly-plot')"
+    page.wait_for_function(f"() => {plot} && {plot}.calcdata", timeout=LONG)
+    return page.evaluate(f"() => {plot}.calcdata.reduce((n, trace) => n + trace.length, 0)")
 
 
 # the <audio> of Gradio's waveform player, in a shadow root
