@@ -92,9 +92,7 @@ class ConvBlock(nn.Sequential):
         BatchNorm is a per-channel a * x + b: its max is a * max + b where a > 0, and
         a * min + b where a < 0, so channels with a < 0 convolve with the negated kernel.
         """
-        conv, bn = self.conv, self.bn
-        scale = bn.weight * (bn.running_var + bn.eps).rsqrt()
-        sign = torch.where(scale < 0, -1.0, 1.0).to(conv.weight)
+        conv, sign = self.conv, self.bn_sign()
         weight = conv.weight * sign[:, None, None, None]
         if x.device.type == "cpu" and torch.backends.mkldnn.is_available() \
                 and not torch.onnx.is_in_onnx_export():
@@ -103,7 +101,18 @@ class ConvBlock(nn.Sequential):
             y = F.max_pool2d(y, (1, y.shape[3])).to_dense()[..., 0]
         else:
             y = F.conv2d(x, weight, padding=conv.padding).amax(dim=3)
-        return F.batch_norm(F.relu(sign[:, None] * y + conv.bias[:, None]), bn.running_mean,
+        return self.after_max(y, sign)
+
+    def bn_sign(self) -> Tensor:
+        """(channels,) +1 or -1: the sign of BatchNorm's per-channel scale a."""
+        bn = self.bn
+        scale = bn.weight * (bn.running_var + bn.eps).rsqrt()
+        return torch.where(scale < 0, -1.0, 1.0).to(self.conv.weight)
+
+    def after_max(self, y: Tensor, sign: Tensor) -> Tensor:
+        """Bias, ReLU and BatchNorm on y, the max over frequency of the sign-flipped conv."""
+        bn = self.bn
+        return F.batch_norm(F.relu(sign[:, None] * y + self.conv.bias[:, None]), bn.running_mean,
                             bn.running_var, bn.weight, bn.bias, eps=bn.eps)
 
 

@@ -28,19 +28,16 @@ class FactoredBlock(nn.Module):
 
     def __init__(self, block: ConvBlock, v: Tensor, u: Tensor):
         super().__init__()
-        self.conv, self.bn = block.conv, block.bn  # kernel size, padding, bias, BatchNorm
+        self.block = block  # kernel size, padding, bias, BatchNorm and its sign trick
         self.v = nn.Parameter(v.reshape(len(v), 1, *block.conv.kernel_size), requires_grad=False)
         self.u = nn.Parameter(u[:, :, None, None], requires_grad=False)
 
     def max_over_frequency(self, x: Tensor) -> Tensor:
         """As ConvBlock.max_over_frequency (the sign trick included), through the factors."""
-        conv, bn = self.conv, self.bn
-        scale = bn.weight * (bn.running_var + bn.eps).rsqrt()
-        sign = torch.where(scale < 0, -1.0, 1.0).to(self.u)
-        y = F.conv2d(F.conv2d(x, self.v, padding=conv.padding), self.u * sign[:, None, None, None])
-        y = y.amax(dim=3)
-        return F.batch_norm(F.relu(sign[:, None] * y + conv.bias[:, None]), bn.running_mean,
-                            bn.running_var, bn.weight, bn.bias, eps=bn.eps)
+        sign = self.block.bn_sign()
+        y = F.conv2d(F.conv2d(x, self.v, padding=self.block.conv.padding),
+                     self.u * sign[:, None, None, None])
+        return self.block.after_max(y.amax(dim=3), sign)
 
 
 def front_inputs(model: Musicnn, mel: Tensor) -> list[Tensor]:
