@@ -71,6 +71,13 @@ def label_descriptions() -> dict[str, tuple[str, ...]]:
             for label, words in load_label_set(name).descriptions.items()}
 
 
+def label_meanings(labels: list[str]) -> str:
+    """The describing words of `labels` as one string: what identifies the meaning their scores
+    were made with (a library compares it to tell stale stored scores)."""
+    meanings = label_descriptions()
+    return json.dumps({w: meanings[w.lower()] for w in labels if w.lower() in meanings})
+
+
 def parse_words(text: str | list[str], max_words: int | None = MAX_WORDS) -> list[str]:
     """Split user input into distinct words or phrases.
 

@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .labels import label_meanings
 from .search import EMBEDDING_DIM, SongIndex
 
 SCHEMA_VERSION = 2
@@ -79,13 +80,6 @@ _BLOBS = {"embedding", "segment_starts", "segment_silent", "segment_embeddings",
 
 class LibraryError(Exception):
     """A library that cannot be opened or written; the message is for users (no full paths)."""
-
-
-def label_meanings(labels: list[str]) -> str:
-    """The describing words of `labels`, as the text that identifies what their scores mean."""
-    from .labels import label_descriptions
-    meanings = label_descriptions()
-    return json.dumps({w: meanings[w.lower()] for w in labels if w.lower() in meanings})
 
 
 def default_db_path() -> Path:
