@@ -155,11 +155,11 @@ def test_onnx_backend_matches_torch(clip, data_dir, pipeline) -> None:
         [sorted((data_dir / "4q" / "audio").glob("*.ogg"))[0],
          sorted((data_dir / "memomusic" / "audio").glob("*.ogg"))[0]]
     words = list(load_label_set("mtg").labels) + list(load_label_set("gems").labels)
-    default_encoder = pipeline.encoder
+    default_encoder, torch_encoder = pipeline.encoder, MusicnnEncoder(device="cpu", backend="torch")
     for song in songs:
         fast_song = pipeline.analyze(song)
         try:
-            pipeline.encoder = MusicnnEncoder(device="cpu", backend="torch")
+            pipeline.encoder = torch_encoder
             torch_song = pipeline.analyze(song)
         finally:
             pipeline.encoder = default_encoder
