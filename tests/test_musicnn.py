@@ -186,3 +186,28 @@ def test_stale_onnx_export_falls_back_to_torch(tmp_path) -> None:
     assert load_onnx_musicnn(tmp_path / "missing.onnx", weights_path("mtt"), 1) is None
     with pytest.raises(ValueError):
         MusicnnEncoder(device="cpu", backend="tflite")
+
+
+def test_low_rank_front_end_keeps_the_network(clip) -> None:
+    """tools/musicnn_lowrank.py (what tools/export_musicnn_onnx.py runs): factoring the front
+    end on real log-mel patches leaves a network that still runs (its temporal blocks are
+    padded by their kernel size) and gives the same outputs on other real patches."""
+    import sys
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+    from musicnn_lowrank import FactoredBlock, factorise
+
+    def patches(track: str) -> torch.Tensor:
+        mel = log_mel_spectrogram(torch.from_numpy(excerpt(clip(track), 0, 30)[None]))
+        return torch.stack([mel[0, s:s + PATCH_FRAMES] for s in range(0, 1500, 90)])
+
+    fit, other = torch.cat([patches("001"), patches("250")]), patches("150")
+    model, _ = load_musicnn("mtt")
+    with torch.inference_mode():
+        expected = model(other)
+    ranks = factorise(model, fit, tolerance=1e-6)
+    assert isinstance(model.timbral[0], FactoredBlock) and ranks["timbral.0"] < 204
+    assert any(isinstance(block, FactoredBlock) for block in model.temporal)
+    with torch.inference_mode():
+        logits, penultimate = model(other)
+    assert (penultimate - expected[1]).abs().max() < 1e-4  # seen: 4e-6
+    assert (logits - expected[0]).abs().max() < 1e-4  # seen: 1e-5

@@ -32,6 +32,11 @@ class FactoredBlock(nn.Module):
         self.v = nn.Parameter(v.reshape(len(v), 1, *block.conv.kernel_size), requires_grad=False)
         self.u = nn.Parameter(u[:, :, None, None], requires_grad=False)
 
+    @property
+    def conv(self) -> nn.Conv2d:
+        """The original convolution: Musicnn.forward pads by its kernel size."""
+        return self.block.conv
+
     def max_over_frequency(self, x: Tensor) -> Tensor:
         """As ConvBlock.max_over_frequency (the sign trick included), through the factors."""
         sign = self.block.bn_sign()
