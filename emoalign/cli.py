@@ -1,7 +1,7 @@
 """Command line.
 
   emoalign predict SONG [SONG ...] [--words ...] [--labels gems] [--json]
-  emoalign index FOLDER [--db PATH] [--engine local|ray]
+  emoalign index FOLDER [--db PATH] [--engine local|ray] [--prune]
   emoalign search "wistful, rainy night" [--db PATH] [--top N]
   emoalign similar SONG_OR_ID [--db PATH] [--top N]
   emoalign export --csv|--json [--words ... | --labels NAME] [--db PATH] [--out FILE]
@@ -61,6 +61,9 @@ def parser() -> argparse.ArgumentParser:
                        help="local (default) or Ray Data (RAY_ADDRESS for a cluster)")
     index.add_argument("--actors", type=int, help="Ray actors (default: the cluster's CPUs)")
     index.add_argument("--quiet", action="store_true", help="no progress bar")
+    index.add_argument("--prune", action="store_true",
+                       help="also forget songs whose files are no longer in FOLDER (use it when "
+                            "the library holds this folder only)")
     _db_option(index)
     _model_options(index)
 

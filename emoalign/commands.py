@@ -55,6 +55,8 @@ def run_index(args) -> int:
             from .pipeline import EmotionPipeline
             pipe = EmotionPipeline(encoder=args.encoder, adapter=args.adapter)
             report = index_folder(args.folder, library, pipe, progress=not args.quiet)
+        if args.prune:  # after the run: a run stopped early prunes nothing
+            report.removed = library.prune(report.present)
         say(report.summary())
         for path, reason in report.failed:
             say(f"failed: {path}: {reason}")

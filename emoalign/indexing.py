@@ -38,12 +38,16 @@ class IndexReport:
     duplicates: int = 0  # files whose content another file of this run already brought
     failed: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     seconds: float = 0.0
+    present: list[str] = field(default_factory=list)  # every file found, relative to the root
+    removed: int | None = None  # songs forgotten by --prune (None: not pruned)
 
     def summary(self) -> str:
         rate = f", {self.added / self.seconds * 3600:,.0f} songs/hour" if self.added and self.seconds else ""
         return (f"{self.found} audio files: {self.added} indexed, {self.skipped} already in the "
                 f"library, {self.duplicates} duplicates, {len(self.failed)} failed "
-                f"({self.seconds:.1f} s{rate}).")
+                f"({self.seconds:.1f} s{rate})."
+                + ("" if self.removed is None else f" Removed {self.removed} song"
+                   f"{'' if self.removed == 1 else 's'} no longer in the folder."))
 
 
 def scored_labels() -> list[str]:
@@ -104,6 +108,7 @@ def index_folder(root: str | Path, library: Library, pipe, progress: bool = True
         raise IndexingError(f"No audio files in {root.name or root} (looked for "
                             f"{', '.join(sorted(AUDIO_EXTENSIONS))}, in subfolders too).")
     report, start = IndexReport(found=len(files)), time.perf_counter()
+    report.present = [relative(f, root) for f in files]
     known = library.complete_hashes(pipe.encoder.name, pipe.adapter_card["sha256"])
     labels = scored_labels()
     items: queue.Queue = queue.Queue(maxsize=PREFETCH)

@@ -288,6 +288,23 @@ class Library:
             self.db.execute("INSERT OR REPLACE INTO errors VALUES (?, ?, ?)",
                             (path, reason, time.strftime("%Y-%m-%dT%H:%M:%S")))
 
+    def prune(self, present: list[str]) -> int:
+        """Forget every path not in `present` (the files an index run found), then the songs
+        and errors left without a path; one transaction. A song that lost its first path but
+        keeps a duplicate is named by that. Returns the number of songs removed."""
+        with self._write():
+            self.db.execute("CREATE TEMP TABLE IF NOT EXISTS present(path TEXT PRIMARY KEY)")
+            self.db.execute("DELETE FROM present")
+            self.db.executemany("INSERT OR IGNORE INTO present VALUES (?)", ((p,) for p in present))
+            self.db.execute("DELETE FROM paths WHERE path NOT IN (SELECT path FROM present)")
+            self.db.execute("DELETE FROM errors WHERE path NOT IN (SELECT path FROM present)")
+            removed = self.db.execute(
+                "DELETE FROM songs WHERE hash NOT IN (SELECT hash FROM paths)").rowcount
+            self.db.execute("UPDATE songs SET path=(SELECT min(path) FROM paths WHERE "
+                            "paths.hash=songs.hash) WHERE path NOT IN (SELECT path FROM present)")
+            self.db.execute("DROP TABLE present")
+        return removed
+
     def _write(self):
         return _transaction(self.db, self.name)
 

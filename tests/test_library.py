@@ -289,3 +289,29 @@ def test_predict_several_files_one_json_line_each(data_dir, tmp_path):
             "notices"} == set(lines[0])
     assert len(lines[0]["ranking"]) == 9 and "No such audio file" in lines[2]["error"]
     assert str(tmp_path) not in result.stdout
+
+
+def test_prune_forgets_files_gone_from_the_folder(tmp_path, data_dir, capsys):
+    """Without --prune a removed file's song stays; with it, songs whose every file is gone
+    leave the library (and its search), and a song whose first file went keeps its copy."""
+    clips = short_clips(data_dir, 3)
+    root = folder_of(tmp_path / "music", clips)
+    (root / "copies").mkdir()
+    (root / "copies" / "again.ogg").write_bytes(clips[0].read_bytes())
+    (root / "broken.wav").write_bytes(b"RIFF\x00\x10\x00\x00WAVEfmt " + b"\x07" * 4000)
+    db = str(tmp_path / "lib.db")
+    assert cli.main(["index", str(root), "--db", db, "--quiet"]) == 0
+    (root / clips[1].name).unlink()
+    assert cli.main(["index", str(root), "--db", db, "--quiet"]) == 0
+    with Library(db) as library:
+        assert library.count() == 3  # not pruned: the removed file's song stays
+    (root / clips[0].name).unlink()  # its copy remains
+    (root / clips[2].name).unlink()
+    (root / "broken.wav").unlink()
+    capsys.readouterr()
+    assert cli.main(["index", str(root), "--db", db, "--quiet", "--prune"]) == 0
+    assert "Removed 2 songs no longer in the folder" in capsys.readouterr().err
+    with Library(db) as library:
+        (song,) = library.songs()
+        assert song.path == "copies/again.ogg" and song.paths == ["copies/again.ogg"]
+        assert library.errors() == [] and len(library.index()) == 1
