@@ -49,12 +49,14 @@ def run_index(args) -> int:
             report = index_with_ray(args.folder, library, args.encoder, args.adapter,
                                     actors=args.actors, progress=not args.quiet)
         else:
-            if not find_audio(args.folder):
+            files = find_audio(args.folder)  # before loading the model: an empty folder is quick
+            if not files:
                 raise IndexingError(f"No audio files in {args.folder} (subfolders included).")
             from .indexing import index_folder
             from .pipeline import EmotionPipeline
             pipe = EmotionPipeline(encoder=args.encoder, adapter=args.adapter)
-            report = index_folder(args.folder, library, pipe, progress=not args.quiet)
+            report = index_folder(args.folder, library, pipe, progress=not args.quiet,
+                                  files=files)
         if args.prune:  # after the run: a run stopped early prunes nothing
             report.removed = library.prune(report.present)
         say(report.summary())

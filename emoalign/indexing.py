@@ -94,16 +94,18 @@ def failure_reason(error: Exception) -> str:
     return f"{type(error).__name__}: {scrub_paths(str(error))}"
 
 
-def index_folder(root: str | Path, library: Library, pipe, progress: bool = True) -> IndexReport:
+def index_folder(root: str | Path, library: Library, pipe, progress: bool = True,
+                 files: list[Path] | None = None) -> IndexReport:
     """Index every audio file under `root` into `library` with `pipe` (an EmotionPipeline).
 
     A thread hashes and decodes ahead (PREFETCH songs) while this thread runs the model and
     writes. Songs whose hash is already indexed with this encoder and adapter are skipped, so
     a rerun (also after kill -9) only does what is missing. A file with the content of a song
     indexed before is recorded as one more path of that song. Failures go to the errors table.
+    `files`: find_audio(root) when the caller has it already (a big folder is walked once).
     """
     root = Path(root)
-    files = find_audio(root)
+    files = find_audio(root) if files is None else files
     if not files:
         raise IndexingError(f"No audio files in {root.name or root} (looked for "
                             f"{', '.join(sorted(AUDIO_EXTENSIONS))}, in subfolders too).")
