@@ -1,9 +1,11 @@
 """Analysis speed per clip and per format, ours and VibeNet's side by side in one run.
 
-    python bench/bench_speed.py [--clips 4] [--repeat 3] [--threads 2] [--no-peer]
+    python bench/bench_speed.py [--clips 4] [--repeat 3] [--threads 2] [--no-peer] [--app-threads]
 
 Ours is the whole product path, `EmotionPipeline().predict(path)`: decode + resample, musicnn,
-adapter, tonal features, calibrated GEMS-9 scores and valence/arousal. The peer is VibeNet
+adapter, tonal features, calibrated GEMS-9 scores and valence/arousal, with one torch thread
+beside ONNX Runtime's as `emoalign predict` and `index` run it (`pipeline.analysis_only`;
+`--app-threads` keeps torch's threads as the app does). The peer is VibeNet
 (PyPI `vibenet`, ONNX, GPL-3): timed only when it is installed, never a dependency.
 
 Clips, built in a temporary folder from real audio ($EMOALIGN_DATA or ../shared/data):
@@ -121,17 +123,23 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--backend", default="auto", choices=("auto", "onnx", "torch"))
     parser.add_argument("--no-peer", action="store_true", help="skip VibeNet")
+    parser.add_argument("--app-threads", action="store_true",
+                        help="keep torch's threads as the app does (no analysis_only)")
     args = parser.parse_args()
 
     import torch
     torch.set_num_threads(args.threads)
     from emoalign import EmotionPipeline
     from emoalign.musicnn import MusicnnEncoder
+    from emoalign.pipeline import analysis_only
 
     pipe = EmotionPipeline(encoder=MusicnnEncoder(device="cpu", threads=args.threads,
                                                   backend=args.backend), device="cpu")
+    if not args.app_threads:  # as the CLI runs it: one torch thread beside ONNX Runtime's
+        analysis_only(pipe)
     peer = None if args.no_peer else load_peer()
-    print(f"Speed: EmoAlign predict (musicnn on {pipe.encoder.backend}, {args.threads} threads) "
+    print(f"Speed: EmoAlign predict (musicnn on {pipe.encoder.backend}, {args.threads} threads, "
+          f"torch {torch.get_num_threads()}) "
           f"vs {'VibeNet ' + _version('vibenet') if peer else 'no peer (VibeNet not installed)'};"
           f" {os.cpu_count()} CPUs; median of {args.repeat} runs per clip")
     print(f"{'clips':32s} {'n':>2s} {'ours cpu':>9s} {'ours wall':>9s} {'peer cpu':>9s} "

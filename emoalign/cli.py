@@ -113,8 +113,8 @@ def _model_options(command) -> None:
 def run_predict(args) -> int:
     """One model load for every song; a song that fails is reported and the others go on."""
     from .labels import load_label_set
-    from .pipeline import EmotionPipeline
-    pipe = EmotionPipeline(encoder=args.encoder, adapter=args.adapter)
+    from .pipeline import EmotionPipeline, analysis_only
+    pipe = analysis_only(EmotionPipeline(encoder=args.encoder, adapter=args.adapter))
     words = args.words or list(load_label_set(args.labels).labels)
     single, failed = len(args.songs) == 1, 0
     for song in args.songs:

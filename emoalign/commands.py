@@ -53,8 +53,8 @@ def run_index(args) -> int:
             if not files:
                 raise IndexingError(f"No audio files in {args.folder} (subfolders included).")
             from .indexing import index_folder
-            from .pipeline import EmotionPipeline
-            pipe = EmotionPipeline(encoder=args.encoder, adapter=args.adapter)
+            from .pipeline import EmotionPipeline, analysis_only
+            pipe = analysis_only(EmotionPipeline(encoder=args.encoder, adapter=args.adapter))
             report = index_folder(args.folder, library, pipe, progress=not args.quiet,
                                   files=files)
         if args.prune:  # after the run: a run stopped early prunes nothing

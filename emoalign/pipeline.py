@@ -354,3 +354,14 @@ def _as_float(audio: np.ndarray) -> np.ndarray:
 def _ranked(library: list[SongAnalysis], scores: np.ndarray) -> list[tuple[SongAnalysis, float]]:
     order = np.argsort(-scores)
     return [(library[i], round(float(scores[i]), 4)) for i in order]
+
+
+def analysis_only(pipe: EmotionPipeline) -> EmotionPipeline:
+    """For a process that only analyses songs (the CLI's predict and index, the speed bench):
+    when the encoder's network runs on ONNX Runtime, with its own thread pool, torch is left
+    with light work (log-mel, adapter) whose idle OpenMP workers spin after every op. One torch
+    thread then saves about a tenth of the CPU per clip at the same wall time
+    (bench/bench_speed.py). Not for the app, which also trains adapters with torch."""
+    if getattr(pipe.encoder, "backend", None) == "onnx" and torch.device(pipe.device).type == "cpu":
+        torch.set_num_threads(1)
+    return pipe
