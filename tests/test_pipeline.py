@@ -242,3 +242,26 @@ def test_clusters_with_custom_words(pipeline):
     assert "serene" in clusters.labels and len(clusters.labels) == 15
     with pytest.raises(ValueError, match="at least one"):
         pipeline.clusters([], words="")
+
+
+def test_analysis_only_runs_torch_on_one_thread_with_the_same_answer(pipeline, clip):
+    """The CLI's threading (pipeline.analysis_only, in a fresh process so this session keeps
+    its threads): torch gets one thread beside ONNX Runtime, and the answer is the same."""
+    import subprocess
+    import sys
+    from conftest import REPO
+    song = clip("150")
+    code = ("import json, torch\nfrom emoalign.pipeline import EmotionPipeline, analysis_only\n"
+            "pipe = analysis_only(EmotionPipeline(device='cpu'))\n"
+            f"d = pipe.predict({str(song)!r}).to_dict()\n"
+            "print(json.dumps([torch.get_num_threads(), pipe.encoder.backend, d['valence'], "
+            "[[r['word'], r['score']] for r in d['ranking']]]))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    threads, backend, valence, ranking = json.loads(result.stdout.splitlines()[-1])
+    assert pipeline.encoder.backend == backend == "onnx" and threads == 1
+    here = pipeline.predict(song).to_dict()
+    assert abs(here["valence"] - valence) < 1e-4
+    assert [w for w, _ in ranking] == [r["word"] for r in here["ranking"]]
+    assert np.allclose([s for _, s in ranking], [r["score"] for r in here["ranking"]], atol=1e-4)
