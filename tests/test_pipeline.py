@@ -246,7 +246,9 @@ def test_clusters_with_custom_words(pipeline):
 
 def test_analysis_only_runs_torch_on_one_thread_with_the_same_answer(pipeline, clip):
     """The CLI's threading (pipeline.analysis_only, in a fresh process so this session keeps
-    its threads): torch gets one thread beside ONNX Runtime, and the answer is the same."""
+    its threads): torch gets one thread beside ONNX Runtime, and the answer is the same. Raw
+    cosines agree to float noise; calibrated scores and valence are steps over the reference
+    songs (one 4Q song weighs 0.0003, one piano piece 0.0013), so noise may move them a step."""
     import subprocess
     import sys
     from conftest import REPO
@@ -255,13 +257,14 @@ def test_analysis_only_runs_torch_on_one_thread_with_the_same_answer(pipeline, c
             "pipe = analysis_only(EmotionPipeline(device='cpu'))\n"
             f"d = pipe.predict({str(song)!r}).to_dict()\n"
             "print(json.dumps([torch.get_num_threads(), pipe.encoder.backend, d['valence'], "
-            "[[r['word'], r['score']] for r in d['ranking']]]))")
+            "[[r['word'], r['score'], r['raw']] for r in d['ranking']]]))")
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
                             text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     threads, backend, valence, ranking = json.loads(result.stdout.splitlines()[-1])
     assert pipeline.encoder.backend == backend == "onnx" and threads == 1
-    here = pipeline.predict(song).to_dict()
-    assert abs(here["valence"] - valence) < 1e-4
-    assert [w for w, _ in ranking] == [r["word"] for r in here["ranking"]]
-    assert np.allclose([s for _, s in ranking], [r["score"] for r in here["ranking"]], atol=1e-4)
+    here = {r["word"]: r for r in pipeline.predict(song).to_dict()["ranking"]}
+    assert sorted(here) == sorted(w for w, _, _ in ranking)
+    assert all(abs(here[w]["raw"] - raw) < 2e-4 for w, _, raw in ranking)  # 4-decimal rounding
+    assert all(abs(here[w]["score"] - score) < 0.005 for w, score, _ in ranking)
+    assert abs(pipeline.predict(song).va.valence - valence) < 0.01
