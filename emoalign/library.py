@@ -293,8 +293,7 @@ class Library:
         and errors left without a path; one transaction. A song that lost its first path but
         keeps a duplicate is named by that. Returns the number of songs removed."""
         with self._write():
-            self.db.execute("CREATE TEMP TABLE IF NOT EXISTS present(path TEXT PRIMARY KEY)")
-            self.db.execute("DELETE FROM present")
+            self.db.execute("CREATE TEMP TABLE present(path TEXT PRIMARY KEY)")  # rolled back too
             self.db.executemany("INSERT OR IGNORE INTO present VALUES (?)", ((p,) for p in present))
             self.db.execute("DELETE FROM paths WHERE path NOT IN (SELECT path FROM present)")
             self.db.execute("DELETE FROM errors WHERE path NOT IN (SELECT path FROM present)")
