@@ -72,3 +72,14 @@ def test_public_mode_never_reads_the_library(explore, monkeypatch):
     monkeypatch.setattr(explore, "Library", lambda *a, **k: opened.append(a))
     assert explore.library_extra(Session()) is None
     assert "library" not in explore.browsable(Session()).sources and not opened
+
+
+def test_similar_can_start_from_a_library_song(explore):
+    """A library path typed into 'Songs like this' needs no song in the session: the same clip
+    in the reference corpus (Emotify holds it) comes first, the song itself is left out."""
+    from emoalign.session import NoSong, Session
+    similar = explore.similar_songs("mine/062.ogg", Session())
+    assert "mine/062.ogg" not in set(similar["song"])
+    assert similar.iloc[0]["song"] == "Emotify 62" and similar.iloc[0]["score"] > 0.99
+    with pytest.raises(NoSong):
+        explore.similar_songs("mine/nothing.ogg", Session())

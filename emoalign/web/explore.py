@@ -178,13 +178,19 @@ def search_songs(words: str, session: Session):
 
 @gpu
 def similar_songs(song_name: str | None, session: Session):
-    """Songs most like one of yours (cosine of song embeddings). Returns a table."""
+    """Songs most like one of yours, or like a song of your library named by its path
+    (cosine of song embeddings). Returns a table."""
+    catalogue = browsable(session)
+    if song_name and song_name not in session.songs:
+        shelved = [i for i, (n, source) in enumerate(zip(catalogue.names, catalogue.sources))
+                   if n == song_name and source == "library"]
+        if shelved:
+            return ranking_frame(catalogue, catalogue.similar(shelved[0]))
     session.song(song_name or None)  # says so when there is no such song
     name = song_name or session.current
     entry = session.songs[name]
     if entry.source == "example":
         name = entry.song.name  # examples are in the catalogue under their titles
-    catalogue = browsable(session)
     row = max(i for i, (n, source) in enumerate(zip(catalogue.names, catalogue.sources))
               if n == name and source != "library")
     return ranking_frame(catalogue, catalogue.similar(row))
@@ -210,7 +216,8 @@ def build(session: gr.State):
                               interactive=False, elem_id="search-table", wrap=True,
                               column_widths=RANKING_WIDTHS)
     with gr.Row(equal_height=True):
-        like_song = gr.Dropdown([], label="Songs like this one of yours",
+        like_song = gr.Dropdown([], label="Songs like this one of yours (or type a path of "
+                                "your library)",
                                 allow_custom_value=True, scale=3)
         like_btn = gr.Button("Find similar songs")
     like_error = error_box("similar-error")
