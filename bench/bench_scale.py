@@ -36,7 +36,7 @@ def main() -> None:
     from emoalign.datasets import data_root
     from emoalign.indexing import index_folder
     from emoalign.library import Library
-    from emoalign.pipeline import EmotionPipeline
+    from emoalign.pipeline import EmotionPipeline, analysis_only
     clips = sorted((data_root() / "4q" / "audio").glob("*.ogg"))[: args.songs]
     if not clips:
         sys.exit("no 4Q clips found (set EMOALIGN_DATA)")
@@ -46,7 +46,7 @@ def main() -> None:
         folder.mkdir()
         for clip in clips:
             (folder / clip.name).symlink_to(clip)
-        pipe = EmotionPipeline(device="cpu")
+        pipe = analysis_only(EmotionPipeline(device="cpu"))  # as `emoalign index` runs it
         start = time.perf_counter()
         report = index_folder(folder, Library(Path(tmp) / "local.db"), pipe, progress=False)
         projection("local engine (decode thread + model)", report.added, time.perf_counter() - start)
