@@ -32,14 +32,17 @@ class IndexingError(ValueError):
 
 @dataclass
 class IndexReport:
-    found: int = 0  # audio files in the folder
+    present: list[str] = field(default_factory=list)  # every audio file found, relative to the root
     added: int = 0  # songs analysed and written
     skipped: int = 0  # already indexed (same content, same encoder and adapter)
     duplicates: int = 0  # files whose content another file of this run already brought
     failed: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     seconds: float = 0.0
-    present: list[str] = field(default_factory=list)  # every file found, relative to the root
     removed: int | None = None  # songs forgotten by --prune (None: not pruned)
+
+    @property
+    def found(self) -> int:
+        return len(self.present)
 
     def summary(self) -> str:
         rate = f", {self.added / self.seconds * 3600:,.0f} songs/hour" if self.added and self.seconds else ""
@@ -109,8 +112,8 @@ def index_folder(root: str | Path, library: Library, pipe, progress: bool = True
     if not files:
         raise IndexingError(f"No audio files in {root.name or root} (looked for "
                             f"{', '.join(sorted(AUDIO_EXTENSIONS))}, in subfolders too).")
-    report, start = IndexReport(found=len(files)), time.perf_counter()
-    report.present = [relative(f, root) for f in files]
+    report = IndexReport(present=[relative(f, root) for f in files])
+    start = time.perf_counter()
     known = library.complete_hashes(pipe.encoder.name, pipe.adapter_card["sha256"])
     labels = scored_labels()
     items: queue.Queue = queue.Queue(maxsize=PREFETCH)

@@ -107,8 +107,8 @@ def index_with_ray(root: str, library: Library, encoder: str = "musicnn",
         compute=ray.data.ActorPoolStrategy(size=min(actors, len(files))),
         fn_constructor_kwargs={"base": base, "encoder": encoder, "adapter": adapter,
                                "known": known})
-    report, labels = IndexReport(found=len(files)), scored_labels()
-    report.present = [str(PurePosixPath(f).relative_to(base)) for f in files]
+    report = IndexReport(present=[str(PurePosixPath(f).relative_to(base)) for f in files])
+    labels = scored_labels()
     for record in rows.iter_rows():
         _write(library, dict(record), labels, report, known)
     report.seconds = time.perf_counter() - start
