@@ -181,19 +181,19 @@ def similar_songs(song_name: str | None, session: Session):
     """Songs most like one of yours, or like a song of your library named by its path
     (cosine of song embeddings). Returns a table."""
     catalogue = browsable(session)
-    if song_name and song_name not in session.songs:
-        shelved = [i for i, (n, source) in enumerate(zip(catalogue.names, catalogue.sources))
-                   if n == song_name and source == "library"]
-        if shelved:
-            return ranking_frame(catalogue, catalogue.similar(shelved[0]))
+
+    def rows(name: str, in_library: bool) -> list[int]:
+        return [i for i, (n, source) in enumerate(zip(catalogue.names, catalogue.sources))
+                if n == name and (source == "library") == in_library]
+
+    if song_name and song_name not in session.songs and (shelved := rows(song_name, True)):
+        return ranking_frame(catalogue, catalogue.similar(shelved[0]))
     session.song(song_name or None)  # says so when there is no such song
     name = song_name or session.current
     entry = session.songs[name]
     if entry.source == "example":
         name = entry.song.name  # examples are in the catalogue under their titles
-    row = max(i for i, (n, source) in enumerate(zip(catalogue.names, catalogue.sources))
-              if n == name and source != "library")
-    return ranking_frame(catalogue, catalogue.similar(row))
+    return ranking_frame(catalogue, catalogue.similar(max(rows(name, False))))
 
 
 def build(session: gr.State):
