@@ -176,11 +176,11 @@ def _row(rng, digest: str, path: str, n_labels: int | None) -> SongRow:
 def test_schema_migrates_from_version_1(tmp_path):
     """A version-1 library (no valence/arousal, no scores) written by hand: opening it
     upgrades the schema and keeps its rows, which the next index run re-analyses."""
-    from emoalign.library import _SCHEMA_V1
+    from emoalign.library_rows import SCHEMA_V1
     path, rng = tmp_path / "old.db", np.random.default_rng(0)
     old = _row(rng, "a" * 64, "old.ogg", None).to_record()
     db = sqlite3.connect(path)
-    db.executescript(_SCHEMA_V1)
+    db.executescript(SCHEMA_V1)
     db.execute("INSERT INTO meta VALUES ('schema_version', '1')")
     v1 = ("hash", "path", "duration_s", "encoder", "adapter_sha256", "embedding",
           "segment_starts", "segment_silent", "segment_embeddings", "indexed_at")
