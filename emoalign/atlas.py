@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .calibration import REFERENCE_DIR, song_means
+from .calibration import REFERENCE_DIR
 from .labels import LABELS_DIR, load_label_set
 
 PLACE_K = 8  # neighbours a new point is placed among
@@ -93,7 +93,7 @@ def reference_valence_arousal(reference) -> np.ndarray:
     corpus = reference.corpus
     if reference.head is None:
         return np.full((len(corpus), 2), np.nan)
-    raw = song_means(corpus, reference.head.predict(corpus.features, corpus.tonal))
+    raw = reference.head.song_values(corpus.features, corpus.tonal, corpus.offsets)
     return reference.head_calibrator.signed(raw)
 
 

@@ -50,6 +50,19 @@ class ReferenceCorpus:
         """(N,) sums to 1, each dataset the same share."""
         return equal_shares(self.datasets)
 
+    def select(self, songs: np.ndarray) -> "ReferenceCorpus":
+        """The corpus of the songs where `songs` (N,) bool is true (e.g. one fold's training
+        songs)."""
+        songs = np.asarray(songs, bool)
+        rows = np.repeat(songs, np.diff(self.offsets))
+        counts = np.diff(self.offsets)[songs]
+        pick = lambda a: None if a is None else a[songs]  # noqa: E731
+        return ReferenceCorpus(self.ids[songs], self.datasets[songs],
+                               np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+                               self.features[rows], self.tonal[rows], self.encoder,
+                               pick(self.song_embeddings), self.adapter_sha256, pick(self.valence),
+                               pick(self.arousal), pick(self.quadrant))
+
     def song_features(self) -> list[np.ndarray]:
         return [self.features[a:b] for a, b in zip(self.offsets[:-1], self.offsets[1:])]
 
@@ -247,12 +260,16 @@ def song_means(corpus: ReferenceCorpus, per_segment: np.ndarray) -> np.ndarray:
     return sums / np.diff(corpus.offsets).reshape(-1, *([1] * (per_segment.ndim - 1)))
 
 
-def fit_corpus_head(corpus: ReferenceCorpus, segment_targets: np.ndarray, mode: str = "fused",
+PIANO_COLLECTIONS = ("vgmidi", "memomusic")  # solo piano: what the valence head's gate learns
+
+
+def fit_corpus_head(corpus: ReferenceCorpus, segment_targets: np.ndarray, mode: str | None = None,
                     valence_subset: bool = True):
     """The valence/arousal head fitted on a corpus's segments. Targets are z-scored within
     each collection first (their scales differ: quadrant signs, measure means, 11-point
-    ratings), and every collection weighs the same."""
-    from .valence_arousal import fit_va_head
+    ratings, vote shares), and every collection weighs the same. The gate learns the
+    piano collections (`PIANO_COLLECTIONS`) from the rest."""
+    from .valence_arousal import PRODUCT_MODE, fit_va_head
 
     z = np.full_like(segment_targets, np.nan, dtype=np.float64)
     names = np.repeat(corpus.datasets, np.diff(corpus.offsets))
@@ -262,5 +279,27 @@ def fit_corpus_head(corpus: ReferenceCorpus, segment_targets: np.ndarray, mode: 
             y = segment_targets[rows, j]
             if np.isfinite(y).any():
                 z[rows, j] = (y - np.nanmean(y)) / (np.nanstd(y) + 1e-9)
-    return fit_va_head(corpus.features, corpus.tonal, z, segment_weights(corpus), mode,
-                       valence_subset=valence_subset)
+    return fit_va_head(corpus.features, corpus.tonal, z, segment_weights(corpus),
+                       mode or PRODUCT_MODE, valence_subset=valence_subset,
+                       piano=np.isin(names, PIANO_COLLECTIONS))
+
+
+def corpus_targets(corpus: ReferenceCorpus) -> tuple[np.ndarray, np.ndarray]:
+    """(segments, 2) valence/arousal targets of a stored corpus's segments (10-s segments from
+    0 s, as extracted) and (N, 2) its songs' known valence/arousal, from the datasets' labels:
+    what `corpus_from_datasets` knows, for a corpus read from a reference file (it needs the
+    datasets' label files, not their audio)."""
+    from .datasets import load_tracks, segment_valence_arousal, valence_arousal
+
+    segments, songs, tracks = [], [], {}
+    for k, song in enumerate(corpus.ids):
+        dataset, track = str(song).split("/", 1)
+        if dataset not in tracks:
+            loaded = load_tracks(dataset)
+            tracks[dataset] = (loaded, {t: i for i, t in enumerate(loaded.ids)},
+                               valence_arousal(loaded))
+        loaded, where, known = tracks[dataset]
+        n = int(corpus.offsets[k + 1] - corpus.offsets[k])
+        segments.append(segment_valence_arousal(loaded, where[track], np.arange(n) * 10.0))
+        songs.append(known[where[track]])
+    return np.concatenate(segments), np.array(songs, float)

@@ -190,7 +190,12 @@ def _piano_tracks(spec: DatasetSpec, root: Path) -> Tracks:
 
 def valence_arousal(tracks: Tracks) -> np.ndarray:
     """(T, 2) valence and arousal of every track in [-1, 1]; NaN where the dataset has none.
-    4Q's quadrants give the signs only (+-0.5)."""
+    4Q's quadrants give the signs only (+-0.5); Emotify's are read from its listeners' GEMS
+    votes (valence_arousal.gems_valence_arousal)."""
+    if tracks.dataset == "emotify":
+        from .valence_arousal import gems_valence_arousal
+        return np.array([gems_valence_arousal({k[6:]: v for k, v in r.items() if k.startswith("votes_")})
+                         for r in tracks.rows], float)
     if tracks.spec.family:
         return np.array([[r["valence"], r["arousal"]] for r in tracks.rows], float)
     if tracks.dataset == "4q":

@@ -43,7 +43,7 @@ def is_emotion(label: str) -> bool:
 
 
 def available_label_sets() -> list[str]:
-    return ["gems", "mtg", "cal500", "quadrants", "allmusic"]
+    return ["moods", "gems", "mtg", "cal500", "quadrants", "allmusic"]
 
 
 @lru_cache(maxsize=None)

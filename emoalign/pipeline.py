@@ -6,8 +6,11 @@ words and multiply. `predict` does analyse + score + valence/arousal in one call
 a `Prediction`, whose `to_dict()` is the output contract (results.py).
 
 Scores are calibrated against the reference corpus of the encoder (calibration.py,
-assets/reference/<encoder>.safetensors): a word's score is the share of the reference songs
-whose cosine with it is lower. Without a reference they stay raw cosines (`calibrated` false).
+assets/reference/<encoder>.safetensors): a word's calibrated cosine is the share of the
+reference songs whose cosine with it is lower, and its score blends that with how near the word
+sits to the song's valence/arousal reading (plane.py), so the words and the reading on one card
+agree. Without a reference they stay raw cosines (`calibrated` false). The reference also
+brings the music check and the neutral band (confidence.py).
 """
 
 from __future__ import annotations
@@ -23,9 +26,11 @@ from .adapter import Adapter, load_adapter
 from .audio import (MAX_SECONDS, SEGMENT_SECONDS, AudioError, load_audio, prepare_audio,
                     silent_segments, split_segments)
 from .calibration import Calibrator, word_calibrator
+from .confidence import NOT_MUSIC_NOTICE, MUSIC_THRESHOLD
 from .clusters import PAPER_BANDWIDTH, PAPER_QUANTILE, LabelClusters, label_clusters
 from .encoders import DEFAULT_ENCODER, Encoder, load_encoder
-from .labels import MAX_WORDS, available_label_sets, load_label_set, parse_words
+from .labels import MAX_WORDS, available_label_sets, is_emotion, load_label_set, parse_words
+from .plane import ANCHORS, agreement, blend, place_words
 from .reference import Reference, embeddings_under, open_reference
 from .safety import BoundedCache
 from .results import (EmotionScores, Prediction, SongAnalysis, ValenceArousal, WordExplanation,
@@ -38,7 +43,8 @@ __all__ = ["EmotionPipeline", "EmotionScores", "Prediction", "Reference", "SongA
            "ValenceArousal", "WordExplanation"]
 
 FAMILIAR_SIMILARITY = 0.5  # a word this close (cosine) to a trained label is in known territory
-DEFAULT_LABELS = "gems"  # the words `predict` scores when none are given
+DEFAULT_LABELS = "moods"  # the words `predict` scores when none are given: plain mood words
+SAME_SONG = 0.9999  # cosine of two song embeddings above which they are one song
 CALIBRATOR_CACHE = 32  # word lists whose calibrators a pipeline keeps
 Progress = Callable[..., None]  # progress(fraction, desc=...) like gr.Progress
 
@@ -197,44 +203,99 @@ class EmotionPipeline:
     def predict(self, audio: SongAnalysis | str | Path | tuple[int, np.ndarray],
                 words: str | list[str] | None = None, top_k: int = 3, trim: bool = False,
                 progress: Progress | None = None) -> Prediction:
-        """Analyse (unless given a SongAnalysis), score `words` (default: GEMS-9) and read
-        valence/arousal. `.to_dict()` of the result is the output contract."""
+        """Analyse (unless given a SongAnalysis), read valence/arousal, score `words` (default:
+        the plain mood words) and check that the audio is music. `.to_dict()` of the result is
+        the output contract."""
         song = audio if isinstance(audio, SongAnalysis) else self.analyze(
             audio, progress=progress, trim=trim)
         words = list(load_label_set(DEFAULT_LABELS).labels) if words is None else words
-        scores, va = self.score(song, words, top_k), self.valence_arousal(song)
+        va = self.valence_arousal(song)
+        scores = self.score(song, words, top_k, va=va)
         notices = [*song.notices, *self.calibration_notices]
         if self.reference is not None and self.reference.head is not None and va.method != "head":
             notices.append("Valence/arousal comes from pole words: this analysis has no tonal "
                            "features (analyse the song again).")
-        return Prediction(song, scores, va, notices)
+        music = self.music_probability(song)
+        if music is not None and music < MUSIC_THRESHOLD:
+            va.not_music = True
+            notices.insert(0, NOT_MUSIC_NOTICE)
+        return Prediction(song, scores, va, notices, music)
 
-    def score(self, song: SongAnalysis, words: str | list[str], top_k: int = 3) -> EmotionScores:
-        """Every word against every segment and the song: calibrated scores in [0, 1] and raw
-        cosines; never touches audio. Typed text (a str) may hold at most `MAX_WORDS` words; a
-        list (e.g. a built-in vocabulary) may be longer."""
+    def music_probability(self, song: SongAnalysis) -> float | None:
+        """p(music) of the music check (confidence.py), or None without one (or without the
+        song's tonal features)."""
+        check = self.reference.music_check if self.reference is not None else None
+        if check is None or song.tonal is None or song.silent.all():
+            return None
+        keep = ~song.silent
+        return check.probability(song.features[keep], song.tonal[keep])
+
+    def score(self, song: SongAnalysis, words: str | list[str], top_k: int = 3,
+              va: ValenceArousal | None = None) -> EmotionScores:
+        """Every word against every segment and the song: scores in [0, 1] (the calibrated
+        cosine blended with the word's agreement with the valence/arousal reading `va`, read
+        here when not given) and raw cosines; never touches audio. Typed text (a str) may hold
+        at most `MAX_WORDS` words; a list (e.g. a built-in vocabulary) may be longer."""
         words = parse_words(words, max_words=MAX_WORDS if isinstance(words, str) else None)
         top_k = max(1, min(top_k, len(words)))
         word_embeddings = self.text.embed(words)
         segment_raw = song.segment_embeddings @ word_embeddings.T
         song_raw = song.song_embedding @ word_embeddings.T
         calibrator = self._word_calibrator(words, word_embeddings)
-        song_scores, segment_scores = ((song_raw, segment_raw) if calibrator is None else
-                                       (calibrator.percentile(song_raw[None])[0],
-                                        calibrator.percentile(segment_raw)))
+        places = affect = cosine_scores = None
+        if calibrator is None:
+            song_scores, segment_scores = song_raw, segment_raw
+        else:
+            cosine_scores = calibrator.percentile(song_raw[None])[0]
+            va = va or self.valence_arousal(song)
+            places, affect = self.word_places(words)
+            song_scores = blend(cosine_scores, agreement(np.array([va.valence, va.arousal]), places),
+                                affect)
+            segment_scores = blend(calibrator.percentile(segment_raw),
+                                   agreement(va.segments, places), affect)
         votes = np.zeros(len(words), int)
         for raw, row in zip(segment_raw[~song.silent], segment_scores[~song.silent]):
             votes[rank_order(row, raw)[:top_k]] += 1
         return EmotionScores(words, song.segment_starts, song_scores, segment_scores, song_raw,
-                             segment_raw, votes, top_k, calibrator is not None)
+                             segment_raw, votes, top_k, calibrator is not None, cosine_scores,
+                             places, affect)
 
-    def score_embeddings(self, embeddings: np.ndarray, words: list[str]) -> np.ndarray:
+    def word_places(self, words: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(W, 2) places of words on the valence/arousal plane and (W,) affect in [0, 1]
+        (plane.py); theme and usage tags (film, christmas) are not emotions: affect 0."""
+        places, affect = place_words(self.text.embed(list(words)), *self._anchors)
+        affect = affect * np.array([is_emotion(w) for w in words], float)
+        return places, affect
+
+    def word_positions(self, words: str | list[str]) -> np.ndarray:
+        """(W, 2) valence/arousal places of words (typed text or a list)."""
+        return self.word_places(parse_words(words))[0]
+
+    @cached_property
+    def _anchors(self) -> tuple[np.ndarray, np.ndarray]:
+        names = list(ANCHORS)
+        return self.text.embed(names), np.array([ANCHORS[w] for w in names], float)
+
+    def score_embeddings(self, embeddings: np.ndarray, words: list[str],
+                         valence_arousal: np.ndarray | None = None) -> np.ndarray:
         """(N, 384) song embeddings (e.g. a whole library) -> (N, W) scores of `words`,
-        calibrated like `score`'s song scores (raw cosines without a reference)."""
-        word_embeddings = self.text.embed(list(words))
+        calibrated like `score`'s song scores and, given the songs' (N, 2) valence/arousal,
+        blended with the plane the same way (raw cosines without a reference). A song whose
+        valence/arousal is unknown (NaN) keeps its calibrated cosine."""
+        words = list(words)
+        word_embeddings = self.text.embed(words)
         raw = np.asarray(embeddings) @ word_embeddings.T
-        calibrator = self._word_calibrator(list(words), word_embeddings)
-        return raw if calibrator is None else calibrator.percentile(raw)
+        calibrator = self._word_calibrator(words, word_embeddings)
+        if calibrator is None:
+            return raw
+        scores = calibrator.percentile(raw)
+        if valence_arousal is None:
+            return scores
+        va = np.asarray(valence_arousal, np.float64).reshape(-1, 2)
+        places, affect = self.word_places(words)
+        known = np.isfinite(va).all(axis=1)
+        scores[known] = blend(scores[known], agreement(va[known], places), affect)
+        return scores
 
     def valence_arousal(self, song: SongAnalysis) -> ValenceArousal:
         """Song and segment valence/arousal in [-1, 1]: the reference's head (or pole words
@@ -243,8 +304,9 @@ class EmotionPipeline:
         head = self.reference.head if self.reference is not None else None
         if head is not None and (song.tonal is not None or head.n_tonal == 0):
             tonal = song.tonal if song.tonal is not None else np.zeros((song.n_segments, 0))
-            segment_raw = head.predict(song.features, tonal)
-            song_raw = segment_raw[~song.silent].mean(axis=0)
+            keep = ~song.silent
+            segment_raw = head.predict(song.features, tonal)  # the piano gate: every segment
+            song_raw = head.predict(song.features[keep], tonal[keep]).mean(axis=0)
             calibrator, method = self.reference.head_calibrator, "head"
         else:
             segment_raw = pole_scores(song.segment_embeddings, self.text.embed)
@@ -255,8 +317,9 @@ class EmotionPipeline:
         else:
             song_va = calibrator.signed(song_raw[None])[0]
             segment_va = calibrator.signed(segment_raw)
+        radius = self.reference.neutral_radius if calibrator is not None else 0.0
         return ValenceArousal(float(song_va[0]), float(song_va[1]), segment_va,
-                              calibrator is not None, method)
+                              calibrator is not None, method, radius)
 
     def score_label_set(self, song: SongAnalysis, label_set: str, top_k: int = 3) -> EmotionScores:
         return self.score(song, list(load_label_set(label_set).labels), top_k)
@@ -302,18 +365,28 @@ class EmotionPipeline:
     # ---- libraries -----------------------------------------------------------------------
 
     def search(self, words: str | list[str], library: list[SongAnalysis]) -> list[tuple[SongAnalysis, float]]:
-        """Songs ranked by the mean cosine between their embedding and the words, best first."""
+        """Songs ranked by the mean over the words of the score `predict` shows (calibrated
+        and plane-aware), best first."""
         if not library:
             return []
-        query = self.text.embed(parse_words(words)).mean(axis=0)
-        return _ranked(library, np.stack([s.song_embedding for s in library]) @ query)
+        words = parse_words(words)
+        va = np.array([[v.valence, v.arousal] for v in map(self.valence_arousal, library)])
+        scores = self.score_embeddings(np.stack([s.song_embedding for s in library]), words, va)
+        return _ranked(library, scores.mean(axis=1))
 
     def similar(self, song: SongAnalysis, library: list[SongAnalysis]) -> list[tuple[SongAnalysis, float]]:
-        """Other songs of the library ranked by cosine with `song`, best first."""
+        """Other songs of the library ranked by cosine with `song`, best first; a song whose
+        embedding equals one already listed (the same audio twice) is listed once."""
         others = [s for s in library if s is not song]
         if not others:
             return []
-        return _ranked(others, np.stack([s.song_embedding for s in others]) @ song.song_embedding)
+        ranked = _ranked(others, np.stack([s.song_embedding for s in others]) @ song.song_embedding)
+        kept: list[tuple[SongAnalysis, float]] = []
+        for other, score in ranked:
+            if all(abs(float(other.song_embedding @ s.song_embedding)) < SAME_SONG
+                   for s in [song] + [k for k, _ in kept]):
+                kept.append((other, score))
+        return kept
 
     def clusters(self, label_sets: list[str] = ("mtg", "cal500"), words: str | list[str] = (),
                  bandwidth: float | None = None, quantile: float = PAPER_QUANTILE) -> LabelClusters:

@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from .calibration import (Calibrator, ReferenceCorpus, embed_corpus, load_reference,
-                          reference_path, song_means)
+                          reference_path)
+from .confidence import DEFAULT_NEUTRAL_RADIUS, MusicCheck
 from .safety import BoundedCache
 from .valence_arousal import VAHead
 
@@ -28,6 +29,8 @@ class Reference:
     head: VAHead | None  # the valence/arousal head stored with it
     head_calibrator: Calibrator | None  # over the reference songs' raw head outputs (song means)
     meta: dict
+    music_check: MusicCheck | None = None  # tells music from tones, noise, speech (confidence.py)
+    neutral_radius: float = DEFAULT_NEUTRAL_RADIUS  # readings nearer the centre name no quadrant
 
 
 _EMBEDDED = BoundedCache(EMBEDDED_CACHE)  # (path, mtime, adapter SHA-256) -> (N, 384)
@@ -41,9 +44,11 @@ def load_reference_once(path: str, mtime_ns: int) -> Reference:
     head, calibrator = None, None
     if "va_weight" in extra:
         head = VAHead.from_tensors(extra, meta.get("head_mode") or "fused")
-        calibrator = Calibrator(song_means(corpus, head.predict(corpus.features, corpus.tonal)),
+        calibrator = Calibrator(head.song_values(corpus.features, corpus.tonal, corpus.offsets),
                                 weights)
-    return Reference(path, mtime_ns, corpus, weights, head, calibrator, meta)
+    return Reference(path, mtime_ns, corpus, weights, head, calibrator, meta,
+                     MusicCheck.from_tensors(extra),
+                     float(meta.get("neutral_radius") or DEFAULT_NEUTRAL_RADIUS))
 
 
 def open_reference(encoder: str, feature_dim: int, path: str | Path | bool | None = None

@@ -1,10 +1,12 @@
 """What the pipeline returns: a song's analysis, its word scores, its valence/arousal, and the
 one prediction object whose `to_dict()` is the output contract of the CLI and the API.
 
-The contract (`Prediction.to_dict`; keep it stable, it is documented in the README):
-`file`, `duration_s`, `valence`, `arousal` (in [-1, 1]), `quadrant` ({"number", "words"}),
-`calibrated`, `ranking` (best first: {word, score, raw, meaning, votes}), `notices`, and with
-`segments=True`, `segments` ([{start_s, valence, arousal, top, scores}]).
+The contract (`Prediction.to_dict`; keep it stable, it is documented in docs/cli.md): `file`,
+`duration_s`, `valence`, `arousal` (in [-1, 1]), `quadrant` ({"number", "words"}; number 0 is
+"neutral / mixed", or "not music"), `calibrated`, `ranking` (best first: {word, score, raw,
+meaning, votes, cosine_score, place}), `notices`, `music` ({"probability", "is_music"}), and
+with `segments=True`, `segments` ([{start_s, valence, arousal, top, scores, silent}]). Fields
+are only ever added.
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .calibration import meaning
+from .confidence import NEUTRAL_WORDS
 from .valence_arousal import QUADRANT_WORDS, quadrant_of
 
 UNCALIBRATED_MEANING = "cosine similarity (no reference corpus to compare it with)"
+NOT_MUSIC_WORDS = "not music"
 
 
 @dataclass
@@ -54,9 +58,11 @@ def rank_order(scores: np.ndarray, raw: np.ndarray) -> np.ndarray:
 
 @dataclass
 class EmotionScores:
-    """Words scored on one song. `song_scores` and `segment_scores` are THE scores: the share
-    of the reference songs whose cosine with the word is lower, in [0, 1] (plain cosines when
-    `calibrated` is false). `song_raw` and `segment_raw` are the cosines."""
+    """Words scored on one song. `song_scores` and `segment_scores` are THE scores, in [0, 1]:
+    the calibrated cosine (the share of the reference songs whose cosine with the word is
+    lower) blended with how near the word sits to the song's valence/arousal reading
+    (plane.py); plain cosines when `calibrated` is false. `song_raw` and `segment_raw` are the
+    cosines, `cosine_scores` the calibrated cosines before the blend."""
     words: list[str]
     segment_starts: np.ndarray  # (S,) seconds
     song_scores: np.ndarray  # (W,) calibrated
@@ -66,6 +72,9 @@ class EmotionScores:
     vote_counts: np.ndarray  # (W,) non-silent segments that put the word in their top k
     top_k: int
     calibrated: bool = True
+    cosine_scores: np.ndarray | None = None  # (W,) calibrated cosines before the blend
+    places: np.ndarray | None = None  # (W, 2) each word's place on the valence/arousal plane
+    affect: np.ndarray | None = None  # (W,) how sure that place is (0: not an emotion word)
 
     @property
     def order(self) -> np.ndarray:
@@ -86,13 +95,25 @@ class EmotionScores:
         return [self.words[i] for i in self.segment_order(s)[: self.top_k]]
 
     def meaning(self, i: int) -> str:
-        return meaning(float(self.song_scores[i])) if self.calibrated else UNCALIBRATED_MEANING
+        if not self.calibrated:
+            return UNCALIBRATED_MEANING
+        cosine = self.cosine_scores[i] if self.cosine_scores is not None else self.song_scores[i]
+        text = f"sound {meaning(float(cosine))}"
+        if self.places is not None and self.affect[i] > 0:
+            fit = ("close to" if self.song_scores[i] >= cosine else "far from")
+            text += f"; the word sits {fit} the song's valence/arousal reading"
+        return text
 
     def ranking(self) -> list[dict]:
-        """One row per word in ranking order: word, score, raw, meaning, votes."""
+        """One row per word in ranking order: word, score, raw, meaning, votes, cosine_score
+        (the calibrated cosine alone), place ([valence, arousal] of the word, or None)."""
         return [{"word": self.words[i], "score": round(float(self.song_scores[i]), 4),
                  "raw": round(float(self.song_raw[i]), 4), "meaning": self.meaning(i),
-                 "votes": int(self.vote_counts[i])} for i in self.order]
+                 "votes": int(self.vote_counts[i]),
+                 "cosine_score": round(float((self.cosine_scores if self.cosine_scores is not None
+                                              else self.song_scores)[i]), 4),
+                 "place": (None if self.places is None or self.affect[i] == 0 else
+                           [round(float(x), 2) for x in self.places[i]])} for i in self.order]
 
 
 @dataclass
@@ -103,21 +124,29 @@ class ValenceArousal:
     segments: np.ndarray  # (S, 2) valence, arousal
     calibrated: bool
     method: str  # "head" (encoder + tonal features) or "pole words"
+    neutral_radius: float = 0.0  # a reading nearer the centre names no quadrant
+    not_music: bool = False  # the music check heard no music: no quadrant either
 
     @property
     def quadrant(self) -> int:
-        """Russell quadrant 1..4 (1 +v+a, 2 -v+a, 3 -v-a, 4 +v-a)."""
+        """Russell quadrant 1..4 (1 +v+a, 2 -v+a, 3 -v-a, 4 +v-a); 0 for a reading too near
+        the centre to name one ("neutral / mixed") and for audio that is not music."""
+        if self.not_music or np.hypot(self.valence, self.arousal) < self.neutral_radius:
+            return 0
         return int(quadrant_of(self.valence, self.arousal))
 
     @property
     def quadrant_words(self) -> str:
-        return QUADRANT_WORDS[self.quadrant]
+        if self.not_music:
+            return NOT_MUSIC_WORDS
+        return QUADRANT_WORDS.get(self.quadrant, NEUTRAL_WORDS)
 
     def describe(self) -> str:
         """'Valence +0.42 (positive), arousal -0.31 (calm): calm, peaceful (quadrant 4)'."""
         return (f"Valence {self.valence:+.2f} ({'positive' if self.valence >= 0 else 'negative'})"
                 f", arousal {self.arousal:+.2f} ({'energetic' if self.arousal >= 0 else 'calm'})"
-                f": {self.quadrant_words} (quadrant {self.quadrant})"
+                f": {self.quadrant_words}"
+                + (f" (quadrant {self.quadrant})" if self.quadrant else "")
                 + ("" if self.calibrated else " (uncalibrated)"))
 
 
@@ -128,17 +157,24 @@ class Prediction:
     scores: EmotionScores
     va: ValenceArousal
     notices: list[str] = field(default_factory=list)  # the song's, then calibration's
+    music_probability: float | None = None  # the music check's p(music); None without one
 
     @property
     def calibrated(self) -> bool:
         return self.scores.calibrated and self.va.calibrated
+
+    @property
+    def is_music(self) -> bool:
+        return not self.va.not_music
 
     def to_dict(self, segments: bool = False) -> dict:
         out = {"file": self.song.name, "duration_s": round(float(self.song.duration_s), 2),
                "valence": round(self.va.valence, 4), "arousal": round(self.va.arousal, 4),
                "quadrant": {"number": self.va.quadrant, "words": self.va.quadrant_words},
                "calibrated": self.calibrated, "ranking": self.scores.ranking(),
-               "notices": list(self.notices)}
+               "notices": list(self.notices),
+               "music": {"probability": None if self.music_probability is None
+                         else round(self.music_probability, 4), "is_music": self.is_music}}
         if segments:
             s = self.scores
             out["segments"] = [

@@ -187,7 +187,7 @@ def test_corpus_from_partial_caches_skips_uncached_tracks(data_dir, tmp_path, ca
                       feature_path(encoder, "emotify", tmp_path))
     corpus, targets = corpus_from_datasets(["emotify"], features_dir=tmp_path, skip_uncached=True)
     assert len(corpus) == 2 and corpus.features.shape == (4, 8) and corpus.tonal.shape == (4, 16)
-    assert targets.shape == (4, 2) and np.isnan(targets).all()  # Emotify has no valence/arousal
+    assert targets.shape == (4, 2) and np.isfinite(targets).all()  # Emotify: from its GEMS votes
     assert f"skipped {len(tracks.ids) - 2} of {len(tracks.ids)} tracks" in capsys.readouterr().out
     with pytest.raises(KeyError, match="extract"):
         corpus_from_datasets(["emotify"], features_dir=tmp_path)

@@ -27,12 +27,18 @@ def test_piano_sets_carry_valence_arousal(data_dir):
     assert DATASETS["vgmidi@musescore"].collection == "vgmidi"
 
 
-def test_4q_quadrants_and_emotify_unknown(data_dir):
+def test_4q_quadrants_and_emotify_from_votes(data_dir):
     q = load_tracks("4q", data_dir)
     va = valence_arousal(q)
     quadrant = np.array([int(r["Quadrant"][1]) for r in q.rows])
     assert (va[quadrant == 2] == [-0.5, 0.5]).all() and (va[quadrant == 4] == [0.5, -0.5]).all()
-    assert np.isnan(valence_arousal(load_tracks("emotify", data_dir))).all()
+    emotify = load_tracks("emotify", data_dir)
+    va = valence_arousal(emotify)
+    assert np.isfinite(va).all() and (np.abs(va) <= 1).all()
+    # listeners who chose sadness for a track make its valence lower than one they did not
+    sad = np.array([int(r["votes_sadness"]) / int(r["n_annotators"]) for r in emotify.rows])
+    joy = np.array([int(r["votes_joyful_activation"]) / int(r["n_annotators"]) for r in emotify.rows])
+    assert va[sad > 0.3, 0].mean() < va[:, 0].mean() < va[joy > 0.3, 0].mean()
 
 
 def test_vgmidi_segments_follow_their_measures(data_dir):

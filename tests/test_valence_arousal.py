@@ -94,7 +94,42 @@ def test_valence_reads_pitch_and_rhythm_not_loudness_or_timbre():
     dropped = [d + i for i, n in enumerate(TONAL_FEATURES) if n not in VALENCE_TONAL]
     assert len(dropped) == 5
     head = fit_va_head(features, tonal, targets, np.ones(len(targets)), mode="tonal")
-    assert np.all(head.weight[0, dropped] == 0) and np.any(head.weight[0, d:] != 0)
+    # row 1 is the tonal valence expert
+    assert np.all(head.weight[1, dropped] == 0) and np.any(head.weight[1, d:] != 0)
     everything = fit_va_head(features, tonal, targets, np.ones(len(targets)), mode="tonal",
                              valence_subset=False)
-    assert np.all(everything.weight[0, dropped] != 0)
+    assert np.all(everything.weight[1, dropped] != 0)
+
+
+def _two_domains(n=800, seed=0):
+    """Half 'piano' (feature 5 high), whose valence is in the tonal block only; half 'band',
+    whose valence is in encoder feature 1 only (and whose tonal block is noise)."""
+    rng = np.random.default_rng(seed)
+    piano = np.arange(n) < n // 2
+    valence, arousal = rng.normal(size=n), rng.normal(size=n)
+    features = rng.normal(size=(n, 30))
+    features[:, 0] += 2 * arousal
+    features[:, 5] += np.where(piano, 3.0, -3.0)
+    features[~piano, 1] += 2 * valence[~piano]
+    tonal = rng.normal(size=(n, 16))
+    tonal[piano, 3] += 2 * valence[piano]
+    return features, tonal, np.stack([valence, arousal], axis=1), piano
+
+
+def test_gate_hears_the_domain_and_mixes_the_experts_by_it():
+    features, tonal, targets, piano = _two_domains()
+    gated = fit_va_head(features, tonal, targets, np.ones(len(targets)), mode="gated", piano=piano)
+    p = [gated.piano_probability(features[i:i + 1]) for i in range(0, len(piano), 40)]
+    assert min(p[:len(p) // 2]) > 0.6 and max(p[len(p) // 2:]) < 0.4  # soft: strongly regularised
+    f, t, y, test_piano = _two_domains(seed=1)
+
+    def piano_valence(head):  # one song = one row; piano songs read valence through the gate
+        v = np.array([head.predict(f[i:i + 1], t[i:i + 1])[0, 0] for i in np.where(test_piano)[0]])
+        return np.corrcoef(v, y[test_piano, 0])[0, 1]
+    fused = fit_va_head(features, tonal, targets, np.ones(len(targets)), mode="fused")
+    assert piano_valence(gated) > piano_valence(fused) + 0.02  # the tonal expert weighs more
+    again = VAHead.from_tensors(gated.tensors())
+    np.testing.assert_allclose(again.predict(f[:5], t[:5]), gated.predict(f[:5], t[:5]), atol=1e-5)
+    # without domain labels the gated head mixes like "fused": the same share for every song
+    plain = fit_va_head(features, tonal, targets, np.ones(len(targets)), mode="gated")
+    assert plain.piano_probability(f[:1]) == 0.0 and plain.tonal_share[0] == plain.tonal_share[1]

@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from emoalign import metrics  # noqa: E402
 from emoalign.calibration import (Calibrator, corpus_from_datasets, embed_corpus,  # noqa: E402
-                                  fit_corpus_head, song_means)
+                                  fit_corpus_head)
 from emoalign.datasets import ground_truth, load_tracks  # noqa: E402
 from emoalign.evaluation import TextCache  # noqa: E402
 from emoalign.labels import load_label_set  # noqa: E402
@@ -127,8 +127,8 @@ def evaluate_fold(adapter, reference, heads, test_set: str) -> dict:
                 out.update({f"words_{k}/{kind}": v for k, v in q.items()})
     if test_set != "emotify":
         truth_va = np.stack([test.valence, test.arousal], axis=1)
-        predictions = {mode: (song_means(reference, head.predict(reference.features, reference.tonal)),
-                              song_means(test, head.predict(test.features, test.tonal)))
+        predictions = {mode: (head.song_values(reference.features, reference.tonal, reference.offsets),
+                              head.song_values(test.features, test.tonal, test.offsets))
                        for mode, head in heads.items()}
         predictions["poles"] = (pole_scores(reference.song_embeddings, TextCache.embed),
                                 pole_scores(test.song_embeddings, TextCache.embed))
