@@ -105,14 +105,14 @@ def load_peer():
 def stage_times(pipe, path: Path, repeat: int) -> dict[str, tuple[float, float]]:
     """Our 3-minute song split into decode + resample, encode, tonal, and the whole predict."""
     from emoalign.audio import load_audio, split_segments
-    from emoalign.pipeline import _tonal
+    from emoalign.tonal import segment_tonal_features
 
     rate = pipe.encoder.sample_rate
     samples = load_audio(path, rate)
     segments = split_segments(samples, rate)
     return {"decode + resample": measure(lambda: load_audio(path, rate), repeat),
             "encode (mel + musicnn)": measure(lambda: pipe.encoder.encode(segments), repeat),
-            "tonal features": measure(lambda: _tonal(segments, rate), repeat),
+            "tonal features": measure(lambda: segment_tonal_features(segments, rate), repeat),
             "predict (all)": measure(lambda: pipe.predict(path), repeat)}
 
 

@@ -106,11 +106,22 @@ class Calibrator:
         return 2.0 * self.percentile(values) - 1.0
 
 
+def word_cosines(vectors: np.ndarray, word_embeddings: np.ndarray) -> np.ndarray:
+    """(..., 384) unit vectors and (W, 384) unit word vectors -> (..., W) cosines in float64,
+    each word's column computed alone: a word's cosines (and so its calibrated score) never
+    depend on which other words are scored with it or in what order (one matrix product
+    sums in an order that depends on the matrix's shape)."""
+    vectors = np.asarray(vectors, np.float64)
+    words = np.asarray(word_embeddings, np.float64)
+    return np.stack([vectors @ w for w in words], axis=-1) if len(words) else \
+        np.zeros((*vectors.shape[:-1], 0))
+
+
 def word_calibrator(song_embeddings: np.ndarray, weights: np.ndarray,
                     word_embeddings: np.ndarray) -> Calibrator:
     """Calibrator over the reference songs' cosines with each word: (N, 384) reference song
     embeddings (under the adapter in use), (N,) their weights, (W, 384) unit word vectors."""
-    return Calibrator(song_embeddings @ word_embeddings.T, weights)
+    return Calibrator(word_cosines(song_embeddings, word_embeddings), weights)
 
 
 def meaning(score: float) -> str:

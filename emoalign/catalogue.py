@@ -5,7 +5,8 @@ embedding, a place on the precomputed map, valence/arousal and a known label.
 `reference_catalogue` builds the always-there part; `Catalogue.extend` adds any list of songs
 (the session's, or an indexed library's: `library_songs`) placed on the stored map without
 refitting it.
-`search` and `similar` rank every point by cosine, best first.
+`search` and `similar` rank every point by cosine, best first (`rank` any score), each song
+once.
 """
 
 from __future__ import annotations
@@ -58,11 +59,28 @@ class Catalogue:
 
     def search(self, query: np.ndarray, top: int | None = None) -> list[tuple[int, float]]:
         """(row, cosine) of the songs nearest a unit query vector, best first."""
-        return _ranked(self.embeddings @ np.asarray(query, np.float64), top)
+        return self.rank(self.embeddings @ np.asarray(query, np.float64), top)
+
+    def rank(self, scores: np.ndarray, top: int | None = None, leave_out: int | None = None
+             ) -> list[tuple[int, float]]:
+        """(row, score) best first, each song once: a row whose embedding equals one already
+        listed (an example that is also a reference song) and `leave_out`'s twins are skipped."""
+        seen = set() if leave_out is None else {_fingerprint(self.embeddings[leave_out])}
+        out = []
+        for i, score in _ranked(scores, None):
+            key = _fingerprint(self.embeddings[i])
+            if key in seen:
+                continue
+            seen.add(key)
+            out.append((i, score))
+            if top is not None and len(out) >= top:
+                break
+        return out
 
     def similar(self, row: int, top: int | None = None) -> list[tuple[int, float]]:
-        """(row, cosine) of the songs most like song `row` (itself left out), best first."""
-        return [(i, s) for i, s in self.search(self.embeddings[row], None) if i != row][:top]
+        """(row, cosine) of the songs most like song `row` (itself and its twins left out),
+        best first, each song once."""
+        return self.rank(self.embeddings @ self.embeddings[row], top, leave_out=row)
 
 
 def reference_catalogue(reference, embeddings: np.ndarray, song_map: SongMap | None
@@ -93,6 +111,11 @@ def library_songs(index) -> dict:
                    for info in index.info], np.float64).reshape(-1, 2)
     return dict(names=names, embeddings=np.asarray(index.embeddings, np.float64),
                 sources=["library"] * len(names), valence_arousal=va)
+
+
+def _fingerprint(embedding: np.ndarray) -> bytes:
+    """Equal for the same song embedded twice (to 3 decimals)."""
+    return np.round(np.asarray(embedding, np.float64) * 1000).astype(np.int32).tobytes()
 
 
 def _ranked(scores: np.ndarray, top: int | None) -> list[tuple[int, float]]:

@@ -17,7 +17,7 @@ import json
 import sys
 
 from .encoders import DEFAULT_ENCODER, available_encoders
-from .labels import available_label_sets
+from .labels import DEFAULT_LABELS, available_label_sets
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,8 +45,9 @@ def parser() -> argparse.ArgumentParser:
     predict.add_argument("songs", nargs="+", metavar="SONG",
                          help="audio files (wav, flac, ogg, opus, mp3; others need ffmpeg)")
     predict.add_argument("--words", help='your own words, e.g. "wistful, furious"')
-    predict.add_argument("--labels", default="gems", choices=vocabularies,
-                         help="built-in vocabulary used when --words is not given (default gems)")
+    predict.add_argument("--labels", default=DEFAULT_LABELS, choices=vocabularies,
+                         help="built-in vocabulary used when --words is not given (default "
+                              "moods: plain mood words)")
     predict.add_argument("--top-k", type=int, default=3)
     predict.add_argument("--segments", action="store_true",
                          help="also give each 10-s segment's top words and valence/arousal")
@@ -146,11 +147,14 @@ def _name(path: str) -> str:
 
 def print_prediction(prediction, model: str, segments: bool = False) -> None:
     """The human-readable answer: one ranking, what the top score means, valence/arousal."""
+    from .labels import plain_name
     song, scores, va = prediction.song, prediction.scores, prediction.va
     print(f"{song.name}: {song.duration_s:.1f} s, {song.n_segments} segments ({model})")
     for notice in prediction.notices:
         print(f"note: {notice}")
     rows = scores.ranking()
+    for r in rows:
+        r["word"] = plain_name(r["word"])
     width = max(len(r["word"]) for r in rows)
     voting = int(scores.vote_counts.sum()) // scores.top_k
     print(f"\n{'rank':>4}  {'word':<{width}}  {'score':>5}  {'cosine':>6}  votes")

@@ -18,11 +18,11 @@ FIXED = {
     "nostalgia": "#b07aa1", "calmness": "#76b7b2", "power": "#e15759",
     "joyful activation": "#f28e2b", "tension": "#8c2d04", "sadness": "#4e79a7",
     # Russell quadrants, and the words of the valence/arousal plane
-    "happy, energetic": "#f28e2b", "angry, anxious": "#e15759", "angry, tense": "#e15759",
-    "sad, melancholic": "#4e79a7", "sad, low": "#4e79a7", "calm, peaceful": "#59a14f",
+    "happy, energetic": "#f28e2b", "angry, tense": "#e15759", "sad, melancholic": "#4e79a7",
+    "calm, peaceful": "#59a14f", "neutral / mixed": "#8a8a8a", "not music": "#8a8a8a",
 }
-QUADRANT_COLOURS = {1: FIXED["happy, energetic"], 2: FIXED["angry, tense"],
-                    3: FIXED["sad, low"], 4: FIXED["calm, peaceful"]}
+QUADRANT_COLOURS = {0: FIXED["neutral / mixed"], 1: FIXED["happy, energetic"],
+                    2: FIXED["angry, tense"], 3: FIXED["sad, melancholic"], 4: FIXED["calm, peaceful"]}
 
 
 def emotion_colour(word: str) -> str:

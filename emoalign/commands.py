@@ -98,18 +98,29 @@ def reference() -> SongIndex:
 
 
 def run_search(args) -> int:
+    """Songs ranked by the score `predict` shows for the words: calibrated and plane-aware, so
+    "sad" finds the songs read as sad first."""
+    import numpy as np
     import torch
+
     from .labels import parse_words
-    from .text import TextEncoder
+    from .pipeline import EmotionPipeline
     words = parse_words(args.words)
     index, library = song_index(args)
     threads = torch.get_num_threads()
     torch.set_num_threads(QUERY_THREADS)
     try:
-        hits = index.search(TextEncoder().embed(words), args.top)
+        pipe = EmotionPipeline()
+        va = (pipe.reference_valence_arousal if index.source == "reference" else
+              np.array([[np.nan if i.get(k) is None else i[k] for k in ("valence", "arousal")]
+                        for i in index.info], float).reshape(-1, 2))
+        scores = pipe.rank_songs(words, index.embeddings, va)
+        cosines = index.embeddings @ pipe.text.embed(words).mean(axis=0)
     finally:
         torch.set_num_threads(threads)  # callers in the same process (tests, an app) keep theirs
-    show_hits(index, hits, args.json, f"{', '.join(words)}")
+    order = np.argsort(-scores, kind="stable")[:max(0, args.top)]
+    show_hits(index, [(int(i), round(float(cosines[i]), 4)) for i in order], args.json,
+              f"{', '.join(words)}", scores=scores)
     if library:
         library.close()
     return 0
@@ -150,17 +161,22 @@ def query_song(args, index: SongIndex, library: Library | None):
                        f"or give an audio file.")
 
 
-def show_hits(index: SongIndex, hits: list[tuple[int, float]], as_json: bool, query: str) -> None:
+def show_hits(index: SongIndex, hits: list[tuple[int, float]], as_json: bool, query: str,
+              scores=None) -> None:
+    """Print ranked songs; `scores` (N,) are the query's scores (search), else the cosine ranks."""
     if as_json:
         for rank, (i, cosine) in enumerate(hits, 1):
-            print(json.dumps({"rank": rank, "song": index.keys[i], "cosine": cosine,
+            extra = {} if scores is None else {"score": round(float(scores[i]), 4)}
+            print(json.dumps({"rank": rank, "song": index.keys[i], "cosine": cosine, **extra,
                               "source": index.source, **index.info[i]}, ensure_ascii=False))
         return
-    print(f"{len(index):,} songs ({'your library' if index.source == 'library' else 'reference corpus'}) "
-          f"ranked by cosine, {query}:")
+    what = "your library" if index.source == "library" else "reference corpus"
+    print(f"{len(index):,} songs ({what}) ranked by "
+          f"{'cosine' if scores is None else 'score (as predict shows it)'}, {query}:")
     width = max([len(index.keys[i]) for i, _ in hits] + [4])
     for rank, (i, cosine) in enumerate(hits, 1):
-        print(f"{rank:>4}  {cosine:+.3f}  {index.keys[i]:<{width}}  {describe(index.info[i])}")
+        value = f"{cosine:+.3f}" if scores is None else f"{float(scores[i]):.3f}"
+        print(f"{rank:>4}  {value}  {index.keys[i]:<{width}}  {describe(index.info[i])}")
 
 
 def describe(info: dict) -> str:

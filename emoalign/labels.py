@@ -12,6 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 
 LABELS_DIR = Path(__file__).resolve().parent.parent / "assets" / "labels"
+DEFAULT_LABELS = "moods"  # the card's and `predict`'s vocabulary: plain mood words
 MAX_WORDS = 200  # more than this is almost surely a pasted document, not a vocabulary
 MAX_WORD_CHARS = 80
 MAX_TEXT_CHARS = MAX_WORDS * (MAX_WORD_CHARS + 2)  # longer input is refused before parsing
@@ -69,6 +70,13 @@ def label_descriptions() -> dict[str, tuple[str, ...]]:
     (held-out GEMS F1 in results/generalisation.md: `percentile` vs `percentile-descriptions`)."""
     return {label.lower(): words for name in available_label_sets()
             for label, words in load_label_set(name).descriptions.items()}
+
+
+def plain_name(label: str) -> str:
+    """A label with its plain meaning, for people: 'amazement (filled with wonder, dazzled)'
+    for a label with describing words (GEMS-9), the label itself otherwise."""
+    words = label_descriptions().get(label.lower())
+    return f"{label} ({', '.join(words[:2])})" if words else label
 
 
 def label_meanings(labels: list[str]) -> str:

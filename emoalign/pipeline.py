@@ -15,7 +15,7 @@ brings the music check and the neutral band (confidence.py).
 
 from __future__ import annotations
 
-from functools import cached_property, lru_cache
+from functools import cached_property
 from pathlib import Path
 from typing import Callable
 
@@ -25,11 +25,12 @@ import torch
 from .adapter import Adapter, load_adapter
 from .audio import (MAX_SECONDS, SEGMENT_SECONDS, AudioError, load_audio, prepare_audio,
                     silent_segments, split_segments)
-from .calibration import Calibrator, word_calibrator
+from .calibration import Calibrator, word_calibrator, word_cosines
 from .confidence import NOT_MUSIC_NOTICE, MUSIC_THRESHOLD
-from .clusters import PAPER_BANDWIDTH, PAPER_QUANTILE, LabelClusters, label_clusters
+from . import vocabulary
+from .clusters import PAPER_QUANTILE, LabelClusters
 from .encoders import DEFAULT_ENCODER, Encoder, load_encoder
-from .labels import MAX_WORDS, available_label_sets, is_emotion, load_label_set, parse_words
+from .labels import DEFAULT_LABELS, MAX_WORDS, is_emotion, load_label_set, parse_words
 from .plane import ANCHORS, agreement, blend, place_words
 from .reference import Reference, embeddings_under, open_reference
 from .safety import BoundedCache
@@ -37,13 +38,12 @@ from .results import (EmotionScores, Prediction, SongAnalysis, ValenceArousal, W
                       rank_order)
 from .segments import default_device
 from .text import TextEncoder
-from .valence_arousal import CIRCUMPLEX, pole_scores
+from .tonal import segment_tonal_features
+from .valence_arousal import pole_scores
 
 __all__ = ["EmotionPipeline", "EmotionScores", "Prediction", "Reference", "SongAnalysis",
            "ValenceArousal", "WordExplanation"]
 
-FAMILIAR_SIMILARITY = 0.5  # a word this close (cosine) to a trained label is in known territory
-DEFAULT_LABELS = "moods"  # the words `predict` scores when none are given: plain mood words
 SAME_SONG = 0.9999  # cosine of two song embeddings above which they are one song
 CALIBRATOR_CACHE = 32  # word lists whose calibrators a pipeline keeps
 Progress = Callable[..., None]  # progress(fraction, desc=...) like gr.Progress
@@ -106,6 +106,7 @@ class EmotionPipeline:
                                                 else self.reference_file)
         self.calibration_notices = [notice] if notice else []
         self.reference_embeddings = self._pole_calibrator = None
+        self.__dict__.pop("reference_valence_arousal", None)
         self._calibrators.clear()
         if self.reference is not None:
             self.reference_embeddings = embeddings_under(self.reference, self.adapter,
@@ -180,7 +181,7 @@ class EmotionPipeline:
             features=encoded.features.astype(np.float32),
             segment_embeddings=self.embed_features(encoded.features, silent), silent=silent,
             tags=tags, notices=notices, encoder=self.encoder.name,
-            tonal=_tonal(segments, rate) if self._needs_tonal else None)
+            tonal=segment_tonal_features(segments, rate) if self._needs_tonal else None)
         report(1.0, desc="Done")
         return song
 
@@ -239,8 +240,8 @@ class EmotionPipeline:
         words = parse_words(words, max_words=MAX_WORDS if isinstance(words, str) else None)
         top_k = max(1, min(top_k, len(words)))
         word_embeddings = self.text.embed(words)
-        segment_raw = song.segment_embeddings @ word_embeddings.T
-        song_raw = song.song_embedding @ word_embeddings.T
+        segment_raw = word_cosines(song.segment_embeddings, word_embeddings)
+        song_raw = word_cosines(song.song_embedding, word_embeddings)
         calibrator = self._word_calibrator(words, word_embeddings)
         places = affect = cosine_scores = None
         if calibrator is None:
@@ -276,6 +277,24 @@ class EmotionPipeline:
         names = list(ANCHORS)
         return self.text.embed(names), np.array([ANCHORS[w] for w in names], float)
 
+    @cached_property
+    def reference_valence_arousal(self) -> np.ndarray | None:
+        """(N, 2) the reference songs' readings in [-1, 1] (the head read against them), or
+        None without a head."""
+        ref = self.reference
+        if ref is None or ref.head is None:
+            return None
+        corpus = ref.corpus
+        return ref.head_calibrator.signed(ref.head.song_values(corpus.features, corpus.tonal,
+                                                               corpus.offsets))
+
+    def rank_songs(self, words: str | list[str], embeddings: np.ndarray,
+                   valence_arousal: np.ndarray | None = None) -> np.ndarray:
+        """(N,) one number per song for a word query, the mean over the words of the score
+        `predict` shows (search by words ranks by it)."""
+        words = parse_words(words) if isinstance(words, str) else list(words)
+        return self.score_embeddings(embeddings, words, valence_arousal).mean(axis=1)
+
     def score_embeddings(self, embeddings: np.ndarray, words: list[str],
                          valence_arousal: np.ndarray | None = None) -> np.ndarray:
         """(N, 384) song embeddings (e.g. a whole library) -> (N, W) scores of `words`,
@@ -284,7 +303,7 @@ class EmotionPipeline:
         valence/arousal is unknown (NaN) keeps its calibrated cosine."""
         words = list(words)
         word_embeddings = self.text.embed(words)
-        raw = np.asarray(embeddings) @ word_embeddings.T
+        raw = word_cosines(embeddings, word_embeddings)
         calibrator = self._word_calibrator(words, word_embeddings)
         if calibrator is None:
             return raw
@@ -327,40 +346,16 @@ class EmotionPipeline:
     @cached_property
     def trained_labels(self) -> list[str]:
         """The labels the current adapter was trained on (from its card)."""
-        names = self.adapter_card.get("label_sets") or []
-        if isinstance(names, dict):
-            names = list(names)
-        custom = {"circumplex": list(CIRCUMPLEX),  # the valence/arousal sets' words
-                  **(self.adapter_card.get("custom_label_sets") or {})}  # a folder's (training.py)
-        return list(dict.fromkeys(
-            l for n in names for l in custom.get(n, load_label_set(n).labels
-                                                 if n in available_label_sets() else ())))
+        return vocabulary.trained_labels(self.adapter_card)
 
     @cached_property
     def builtin_clusters(self) -> LabelClusters:
-        """All built-in labels at the paper's bandwidth: the quantile estimate over ~260
-        labels is so wide that most of them would land in one cluster."""
-        labels = list(load_label_set("all").labels)
-        return label_clusters(labels, self.text.embed(labels, described=False),
-                              bandwidth=PAPER_BANDWIDTH)
+        return vocabulary.builtin_clusters(self.text)
 
     def explain(self, word: str, k: int = 5) -> WordExplanation:
         """Where a word sits: its nearest built-in labels (with their clusters) and how close it
         is to what the adapter was trained on."""
-        (word,) = parse_words([word], max_words=1)
-        clusters = self.builtin_clusters
-        vector = self.text.embed([word])[0]
-        similarity = clusters.embeddings @ vector
-        owner = _label_set_of()
-        nearest = [(clusters.labels[i], owner[clusters.labels[i]], round(float(similarity[i]), 4),
-                    clusters.cluster_of(clusters.labels[i])) for i in np.argsort(-similarity)[:k]]
-        trained = self.trained_labels or clusters.labels
-        known = float((self.text.embed(trained) @ vector).max())
-        familiar = known >= FAMILIAR_SIMILARITY
-        warning = None if familiar else (
-            f"'{word}' is far from every label the model was trained on (best cosine "
-            f"{known:.2f} < {FAMILIAR_SIMILARITY}); treat its score with caution.")
-        return WordExplanation(word, nearest, round(known, 4), familiar, warning)
+        return vocabulary.explain(self.text, word, self.builtin_clusters, self.trained_labels, k)
 
     # ---- libraries -----------------------------------------------------------------------
 
@@ -369,10 +364,9 @@ class EmotionPipeline:
         and plane-aware), best first."""
         if not library:
             return []
-        words = parse_words(words)
         va = np.array([[v.valence, v.arousal] for v in map(self.valence_arousal, library)])
-        scores = self.score_embeddings(np.stack([s.song_embedding for s in library]), words, va)
-        return _ranked(library, scores.mean(axis=1))
+        return _ranked(library, self.rank_songs(parse_words(words),
+                                                np.stack([s.song_embedding for s in library]), va))
 
     def similar(self, song: SongAnalysis, library: list[SongAnalysis]) -> list[tuple[SongAnalysis, float]]:
         """Other songs of the library ranked by cosine with `song`, best first; a song whose
@@ -391,29 +385,7 @@ class EmotionPipeline:
     def clusters(self, label_sets: list[str] = ("mtg", "cal500"), words: str | list[str] = (),
                  bandwidth: float | None = None, quantile: float = PAPER_QUANTILE) -> LabelClusters:
         """Mean Shift clusters over built-in vocabularies plus custom words."""
-        labels = [l for n in label_sets for l in load_label_set(n).labels]
-        if words:
-            labels += parse_words(words)
-        labels = list(dict.fromkeys(labels))
-        if not labels:
-            raise ValueError("Pick at least one label set or type some words.")
-        return label_clusters(labels, self.text.embed(labels, described=False), bandwidth, quantile)
-
-
-@lru_cache(maxsize=None)
-def _label_set_of() -> dict[str, str]:
-    """Built-in label -> the first built-in vocabulary that has it."""
-    return {l: n for n in reversed(available_label_sets()) for l in load_label_set(n).labels}
-
-
-def _tonal(segments: np.ndarray, rate: int) -> np.ndarray:
-    """(S, samples) segments at `rate` -> (S, 16) tonal features (computed at 16 kHz)."""
-    from .tonal import TONAL_SAMPLE_RATE, TonalEncoder
-
-    if rate != TONAL_SAMPLE_RATE:
-        import soxr
-        segments = soxr.resample(np.ascontiguousarray(segments.T), rate, TONAL_SAMPLE_RATE).T
-    return TonalEncoder().encode(np.ascontiguousarray(segments, dtype=np.float32)).features
+        return vocabulary.clusters(self.text, label_sets, words, bandwidth, quantile)
 
 
 def _as_float(audio: np.ndarray) -> np.ndarray:

@@ -46,7 +46,6 @@ AFFECT_RANGE = (0.45, 0.75)  # best anchor cosine -> affect 0 .. 1
 PLANE_WEIGHT = 0.5  # the largest share the plane takes in a word's score
 AGREEMENT_WIDTH = 0.5  # distance on the plane at which agreement falls to exp(-1/2)
 
-QUADRANT_OF_PLACE = "quadrant of a word: the signs of its place, as for songs"
 
 
 def place_words(word_embeddings: np.ndarray, anchor_embeddings: np.ndarray,

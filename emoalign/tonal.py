@@ -264,3 +264,11 @@ class TonalEncoder:
             if progress is not None:
                 progress((i + 1) / len(segments))
         return EncodedSegments(features=features, tags=None)
+
+
+def segment_tonal_features(segments: np.ndarray, rate: int) -> np.ndarray:
+    """(S, samples) segments at `rate` -> (S, 16) tonal features (computed at 16 kHz)."""
+    if rate != TONAL_SAMPLE_RATE:
+        import soxr
+        segments = soxr.resample(np.ascontiguousarray(segments.T), rate, TONAL_SAMPLE_RATE).T
+    return TonalEncoder().encode(np.ascontiguousarray(segments, dtype=np.float32)).features

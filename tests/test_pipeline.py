@@ -47,44 +47,84 @@ def test_raw_scores_are_cosines_and_votes_add_up(pipeline, song):
 
 
 def test_calibrated_score_is_the_share_of_reference_songs_below(pipeline, song):
-    """The score of a word is the weighted share of the reference songs whose cosine with it
-    is lower (half of exact ties), computed here by hand from the reference."""
+    """A word's calibrated cosine is the weighted share of the reference songs whose cosine
+    with it is lower (half of exact ties), computed here by hand from the reference; its score
+    blends that with its agreement with the song's reading (plane.py), also by hand."""
+    from emoalign.plane import agreement, blend
+
     assert pipeline.calibrated, pipeline.calibration_notices
-    words = ["calm", "furious", "bittersweet"]
+    words = ["calm", "furious", "bittersweet", "film"]
     scores = pipeline.score(song, words)
     assert scores.calibrated
-    reference = pipeline.reference_embeddings @ pipeline.text.embed(words).T  # (N, W)
+    reference = pipeline.reference_embeddings.astype(float) @ pipeline.text.embed(words).T.astype(float)
     weights = pipeline.reference.weights
     for j in range(len(words)):
-        for value, got in [(scores.song_raw[j], scores.song_scores[j]),
-                           *zip(scores.segment_raw[:, j], scores.segment_scores[:, j])]:
-            below = weights[reference[:, j] < value].sum()
-            tied = weights[reference[:, j] == value].sum()
-            assert got == pytest.approx(below + tied / 2, abs=1e-6)
+        below = weights[reference[:, j] < scores.song_raw[j]].sum()
+        tied = weights[reference[:, j] == scores.song_raw[j]].sum()
+        assert scores.cosine_scores[j] == pytest.approx(below + tied / 2, abs=1e-6)
+    va = pipeline.valence_arousal(song)
+    places, affect = pipeline.word_places(words)
+    assert affect[words.index("film")] == 0  # a use, not a feeling: scored by its cosine alone
+    assert affect[words.index("calm")] == 1 and np.allclose(places[words.index("calm")], [0.4, -0.8], atol=0.01)
+    expected = blend(scores.cosine_scores, agreement(np.array([va.valence, va.arousal]), places), affect)
+    np.testing.assert_allclose(scores.song_scores, expected, atol=1e-9)
     assert ((scores.segment_scores >= 0) & (scores.segment_scores <= 1)).all()
-    # the same cosine gives the same score, whichever order the words come in
-    again = pipeline.score(song, words[::-1])
-    np.testing.assert_allclose(again.song_scores, scores.song_scores[::-1])
+
+
+def test_scores_do_not_depend_on_word_order(pipeline, song):
+    words = ["calm", "furious", "bittersweet", "sad", "happy", "tender"]
+    forward = pipeline.score(song, words)
+    backward = pipeline.score(song, words[::-1])
+    for j, word in enumerate(words):
+        k = len(words) - 1 - j
+        assert forward.song_scores[j] == backward.song_scores[k], word
+        np.testing.assert_array_equal(forward.segment_scores[:, j], backward.segment_scores[:, k])
+
+
+def test_words_agree_with_the_reading_and_search_with_predict(pipeline, clip):
+    """On real clips: the best plain mood word sits in the quadrant of the reading (when the
+    reading names one), and searching by a word ranks songs by the score predict shows."""
+    from emoalign.plane import agreement  # noqa: F401  (the blend is checked above)
+
+    songs = [pipeline.analyze(clip(t)) for t in ("001", "062", "148", "260", "333")]
+    predictions = [pipeline.predict(s) for s in songs]
+    agree = 0
+    for p in predictions:
+        best = p.scores.ranking()[0]
+        if p.va.quadrant and best["place"] is not None:
+            agree += quadrant_of(*best["place"]) == p.va.quadrant
+    assert agree >= 3
+    ranked = pipeline.search("sad", songs)
+    sad = [pipeline.predict(s, ["sad"]).scores.song_scores[0] for s in songs]
+    assert [s.name for s, _ in ranked] == [songs[i].name for i in np.argsort(sad)[::-1]]
+    assert [round(v, 4) for _, v in ranked] == [round(v, 4) for v in sorted(sad, reverse=True)]
 
 
 def test_predict_follows_the_output_contract(pipeline, song, clip):
     prediction = pipeline.predict(song, "calm, furious, tender, joyful", top_k=2)
     data = json.loads(json.dumps(prediction.to_dict(segments=True)))  # plain JSON types only
     assert set(data) == {"file", "duration_s", "valence", "arousal", "quadrant", "calibrated",
-                         "ranking", "notices", "segments"}
+                         "ranking", "notices", "segments", "music"}
+    assert data["music"]["is_music"] is True and data["music"]["probability"] > 0.5
     assert data["file"] == song.name
     assert data["duration_s"] == pytest.approx(song.duration_s, abs=.01)
     assert data["calibrated"] is True and data["notices"] == []
     assert -1 <= data["valence"] <= 1 and -1 <= data["arousal"] <= 1
     number = data["quadrant"]["number"]
-    assert number == quadrant_of(data["valence"], data["arousal"])
-    assert data["quadrant"]["words"] == QUADRANT_WORDS[number]
+    if np.hypot(data["valence"], data["arousal"]) >= pipeline.reference.neutral_radius:
+        assert number == quadrant_of(data["valence"], data["arousal"])
+        assert data["quadrant"]["words"] == QUADRANT_WORDS[number]
+    else:
+        assert number == 0 and data["quadrant"]["words"] == "neutral / mixed"
     ranking = data["ranking"]
-    assert [set(r) for r in ranking] == [{"word", "score", "raw", "meaning", "votes"}] * 4
+    assert [set(r) for r in ranking] == [{"word", "score", "raw", "meaning", "votes",
+                                          "cosine_score", "place"}] * 4
     assert [r["score"] for r in ranking] == sorted((r["score"] for r in ranking), reverse=True)
     for r in ranking:
-        assert 0 <= r["score"] <= 1 and -1 <= r["raw"] <= 1
-        assert r["meaning"] == f"stronger than {round(100 * r['score'])}% of the reference songs"
+        assert 0 <= r["score"] <= 1 and -1 <= r["raw"] <= 1 and 0 <= r["cosine_score"] <= 1
+        assert r["meaning"].startswith(f"sound stronger than {round(100 * r['cosine_score'])}% "
+                                       f"of the reference songs")
+        assert len(r["place"]) == 2 and all(-1 <= x <= 1 for x in r["place"])
     assert sum(r["votes"] for r in ranking) == 2 * song.n_segments
     assert len(data["segments"]) == song.n_segments
     for start, segment in zip(song.segment_starts, data["segments"]):

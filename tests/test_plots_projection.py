@@ -62,7 +62,7 @@ def test_va_plane_marks_the_song_and_names_the_quadrants():
     song = fig.data[-1]
     assert (song.x[0], song.y[0]) == (0.4, -0.3)
     texts = {a.text for a in fig.layout.annotations}
-    assert {"happy, energetic", "angry, tense", "sad, low", "calm, peaceful"} <= texts
+    assert {"happy, energetic", "angry, tense", "sad, melancholic", "calm, peaceful"} <= texts
     assert fig.layout.paper_bgcolor == "rgba(0,0,0,0)"  # follows the page's theme
 
 

@@ -151,7 +151,7 @@ def encoded(seeds: range, features_dir: str | Path | None = None) -> dict[str, n
     from emoalign.audio import prepare_audio, split_segments
     from emoalign.encoders import load_encoder
     from emoalign.features import features_root
-    from emoalign.pipeline import _tonal
+    from emoalign.tonal import segment_tonal_features
 
     kinds = kinds_available()
     path = (Path(features_dir) if features_dir else features_root()) / "nonmusic" / \
@@ -165,7 +165,7 @@ def encoded(seeds: range, features_dir: str | Path | None = None) -> dict[str, n
         segments = split_segments(prepare_audio(audio, RATE, encoder.sample_rate, name=kind),
                                   encoder.sample_rate)
         feats.append(encoder.encode(segments).features)
-        tonal.append(_tonal(segments, encoder.sample_rate))
+        tonal.append(segment_tonal_features(segments, encoder.sample_rate))
         names.append(kind)
         offsets.append(offsets[-1] + len(segments))
     out = {"kinds": np.array(names), "features": np.concatenate(feats).astype(np.float32),

@@ -99,12 +99,7 @@ def refit(out: str | None) -> Path:
     """Refit the head and the checks on the corpus stored in the shipped reference file."""
     path = reference_path(ENCODER)
     corpus, _, meta = load_reference(path)
-    targets, song_va = corpus_targets(corpus)
-    corpus.valence, corpus.arousal = song_va[:, 0], song_va[:, 1]
-    from emoalign.valence_arousal import quadrant_of
-    known = np.isfinite(song_va).all(axis=1)
-    corpus.quadrant = np.where(known, quadrant_of(np.nan_to_num(song_va[:, 0]),
-                                                  np.nan_to_num(song_va[:, 1])), 0)
+    targets, song_va = corpus_targets(corpus)  # the stored known labels stay as they are
     extra = cached_datasets(HEAD_EXTRA)
     fit_on, fit_targets = corpus, targets
     if extra:  # the head also hears a second piano sound (not stored: one render per piece)

@@ -7,7 +7,8 @@ from collections.abc import Callable
 
 import gradio as gr
 
-from ..labels import load_label_set
+from ..labels import load_label_set, plain_name
+from ..labels import DEFAULT_LABELS
 from ..results import EmotionScores
 from ..session import Session
 from .config import DOWNLOADS, EXAMPLES, MODELS, TRAINING, VOCABULARIES, spaces
@@ -33,10 +34,11 @@ def vocabulary_choices() -> list[tuple[str, str]]:
 
 
 def vocabulary(name: str) -> tuple[list[str], dict[str, str]]:
-    """The label strings of a vocabulary and their display names (quadrants: 'Q1 happy, ...')."""
-    label_set = load_label_set(name or "gems")
+    """The label strings of a vocabulary and their display names (quadrants: 'Q1 happy, ...';
+    GEMS-9 with their plain meaning: 'amazement (filled with wonder, dazzled)')."""
+    label_set = load_label_set(name or DEFAULT_LABELS)
     names = label_set.names or ("",) * len(label_set.labels)
-    return list(label_set.labels), {label: f"{short} {label}".strip()
+    return list(label_set.labels), {label: f"{short} {plain_name(label)}".strip()
                                     for label, short in zip(label_set.labels, names)}
 
 

@@ -113,8 +113,8 @@ def embedding_map(vocabulary_name: str, colour_by: str, show_labels: bool, sessi
     pipe = MODELS.get(session.model)
     catalogue = browsable(session)
     labels, display = vocabulary(vocabulary_name)
-    predicted = [display[labels[j]] for j in
-                 pipe.score_embeddings(catalogue.embeddings, labels).argmax(axis=1)]
+    predicted = [display[labels[j]] for j in pipe.score_embeddings(
+        catalogue.embeddings, labels, np.stack([catalogue.valence, catalogue.arousal], 1)).argmax(axis=1)]
     colours = {"predicted emotion": predicted, "valence": list(catalogue.valence),
                "arousal": list(catalogue.arousal), "dataset label": catalogue.known,
                "dataset": [d or SOURCES[s] for d, s in zip(catalogue.datasets,
@@ -169,11 +169,13 @@ def ranking_frame(catalogue: Catalogue, ranked: list[tuple[int, float]]) -> pd.D
 
 @gpu
 def search_songs(words: str, session: Session):
-    """Every browsable song ranked by emotion words (query by tag). Returns a table."""
+    """Every browsable song ranked by emotion words (query by tag), by the score the Song tab
+    shows (calibrated, and agreeing with each song's valence/arousal). Returns a table."""
     pipe = MODELS.get(session.model)
-    query = pipe.text.embed(parse_words(words or "")).mean(axis=0)
     catalogue = browsable(session)
-    return ranking_frame(catalogue, catalogue.search(query / np.linalg.norm(query)))
+    scores = pipe.rank_songs(parse_words(words or ""), catalogue.embeddings,
+                             np.stack([catalogue.valence, catalogue.arousal], axis=1))
+    return ranking_frame(catalogue, catalogue.rank(scores))
 
 
 @gpu

@@ -1,6 +1,7 @@
 """The answer card of the Song tab as HTML: "Feels like: w1, w2, w3", a strength bar per
-emotion (calibrated score, one-line meaning, the emotion's fixed colour), and the
-valence/arousal quadrant in words. Pure string building; every text is escaped."""
+emotion (the score, one-line meaning, the emotion's fixed colour), and the valence/arousal
+quadrant in words ("neutral / mixed" near the centre). Audio the music check hears as not
+music gets a plain notice instead of feelings. Pure string building; every text is escaped."""
 
 from __future__ import annotations
 
@@ -31,13 +32,19 @@ def hero_html(prediction: Prediction, display: dict[str, str] | None = None,
                 f'{escape(va.quadrant_words.capitalize())}</span>')
     sayings = "".join(f'<p class="emo-notice">{escape(n)}</p>'
                       for n in [*prediction.notices, *notices])
-    return (f'<div class="emo-hero" id="hero-card">'
+    head = (f'<div class="emo-hero" id="hero-card">'
             f'<p class="emo-song">{escape(song.name)} · {clock(song.duration_s)} · '
-            f'{song.n_segments} segment(s) of {SEGMENT_SECONDS:.0f} s</p>'
-            f'<h2 class="emo-feels">Feels like: {feels}</h2>'
+            f'{song.n_segments} segment(s) of {SEGMENT_SECONDS:.0f} s</p>')
+    if not prediction.is_music:  # no confident card for a tone, noise or speech
+        return (f'{head}<h2 class="emo-feels">Not music, as far as the model can tell</h2>'
+                f'<p class="emo-va">{quadrant}</p>{sayings}'
+                f'<p class="emo-more">The scores are still in <i>Details</i> below.</p></div>')
+    where = (f'quadrant {va.quadrant}' if va.quadrant else
+             "too near the centre to name a quadrant")
+    return (f'{head}<h2 class="emo-feels">Feels like: {feels}</h2>'
             f'<p class="emo-va">{quadrant} valence {va.valence:+.2f} '
             f'({"positive" if va.valence >= 0 else "negative"}), arousal {va.arousal:+.2f} '
-            f'({"energetic" if va.arousal >= 0 else "calm"}), quadrant {va.quadrant}'
+            f'({"energetic" if va.arousal >= 0 else "calm"}), {where}'
             f'{"" if va.calibrated else " (uncalibrated)"}</p>'
             f'<ul class="emo-bars">{bars}</ul>{rest}{sayings}</div>')
 

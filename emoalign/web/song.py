@@ -11,6 +11,7 @@ import pandas as pd
 from .. import plots
 from ..audio import SEGMENT_SECONDS
 from ..labels import load_label_set
+from ..labels import DEFAULT_LABELS
 from ..digest import file_digest
 from ..results import Prediction
 from ..safety import escape_markdown
@@ -103,6 +104,9 @@ def details(prediction: Prediction, session: Session) -> str:
              f"{scores.top_k} best words. The raw cosine is the similarity in the shared "
              f"embedding space before calibration.",
              "", f"Model: {session.model.describe()}; valence/arousal by {prediction.va.method}."]
+    if prediction.music_probability is not None:
+        lines += ["", f"Music check: {100 * prediction.music_probability:.0f}% sure this is music "
+                      f"of the kinds the model knows."]
     if song.tags:
         tags = ", ".join(f"{escape_markdown(t.split(':')[-1])} ({p:.2f})"
                          for t, p in list(song.tags.items())[:5])
@@ -132,7 +136,7 @@ def build(session: gr.State):
                 gr.Examples([[str(e.path)] for e in EXAMPLES], inputs=[audio_in],
                             example_labels=[e.title for e in EXAMPLES], label="Examples")
         with gr.Column(scale=2, min_width=300):
-            vocabulary_in = gr.Dropdown(vocabulary_choices(), value="gems", label="Vocabulary",
+            vocabulary_in = gr.Dropdown(vocabulary_choices(), value=DEFAULT_LABELS, label="Vocabulary",
                                         info="the emotion words the song is scored on")
             analyse_btn = gr.Button("Analyse", variant="primary")
     with gr.Accordion("Details", open=False, elem_id="song-details"):

@@ -18,8 +18,9 @@ from .common import score_meaning, voting_segments
 from .config import DEFAULT_WORDS, MODELS
 from .errors import bind, error_box
 
-WORD_COLUMNS = ["rank", "word", "score", "raw cosine", "votes", "nearest built-in labels",
-                "cluster of the nearest", "closeness to trained labels", "trust"]
+WORD_COLUMNS = ["rank", "word", "score", "raw cosine", "votes", "on the valence/arousal plane",
+                "nearest built-in labels", "cluster of the nearest", "closeness to trained labels",
+                "trust"]
 WORDS_TOP_K = 3  # segment votes of this tab: fixed, whatever the Song tab's top k
 
 
@@ -52,6 +53,9 @@ def score_words(words: str, song_name: str | None, top_k: int, session: Session)
         rows.append({
             "rank": rank, "word": row["word"], "score": row["score"], "raw cosine": row["raw"],
             "votes": row["votes"],
+            "on the valence/arousal plane": ("not an emotion word" if row["place"] is None else
+                                             f"valence {row['place'][0]:+.1f}, arousal "
+                                             f"{row['place'][1]:+.1f}"),
             "nearest built-in labels": "; ".join(f"{label} ({label_set}, {sim:.2f})"
                                                  for label, label_set, sim, _ in nearest),
             "cluster of the nearest": abbreviate(nearest[0][3]) if nearest else "",
@@ -88,7 +92,7 @@ def build(session: gr.State):
     words_table = gr.Dataframe(pd.DataFrame(columns=WORD_COLUMNS), label="Where each word sits",
                                # pixels, not shares: on a phone the table scrolls sideways
                                # instead of squeezing each word into a column of letters
-                               column_widths=[60, 120, 80, 80, 70, 300, 200, 110, 70],
+                               column_widths=[60, 120, 80, 80, 70, 170, 300, 200, 110, 70],
                                interactive=False, wrap=True,
                                elem_id="words-table")
     bind([words_btn.click, words_in.submit], score_words, [words_in, words_song, top_k, session],
