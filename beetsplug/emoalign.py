@@ -33,9 +33,9 @@ from beets.dbcore import types
 from beets.plugins import BeetsPlugin
 from beets.ui import Subcommand, UserError, print_
 
-FIELDS = {"mood_valence": types.FLOAT, "mood_arousal": types.FLOAT,
-          "mood_quadrant": types.INTEGER, "mood_words": types.STRING,
-          "mood_model": types.STRING}
+FIELDS = {"mood_valence": types.NullFloat(2), "mood_arousal": types.NullFloat(2),  # "-0.43"
+          "mood_quadrant": types.NullInteger(), "mood_words": types.STRING,
+          "mood_model": types.STRING}  # Null*: an item not analysed shows no 0
 TOP_WORDS = 3
 DEFAULT_PLAYLIST = "emoalign-journey.m3u8"
 

@@ -9,6 +9,8 @@ one song per waypoint; a partial playlist costs, summed over its songs,
     STEADY_WEIGHT * |move - ideal move|^2    each step is the path's step (steady pace)
     SOUND_WEIGHT * (1 - cosine)              it sounds like the song before (song embeddings)
     ALBUM_PENALTY                            it comes from the previous song's album folder
+                                             (so large that it happens only where the
+                                             library leaves no other way)
 
 with plane distances in valence/arousal units ([-1, 1]). No song is used twice: each partial
 playlist keeps its history, and every waypoint offers at least as many candidates (its nearest
@@ -32,7 +34,8 @@ BEAM = 16  # partial playlists kept at each step
 CANDIDATES = 48  # songs nearest a waypoint (on the plane) offered for it, at least the length
 STEADY_WEIGHT = 1.0  # squared gap between a step and the path's step
 SOUND_WEIGHT = 0.1  # (1 - cosine) with the previous song, in squared plane units
-ALBUM_PENALTY = 0.25  # same album folder as the previous song (a 0.5 detour on the plane)
+ALBUM_PENALTY = 100.0  # same album folder as the previous song: a rule, broken only where
+                       # no other candidate is left (any detour on the plane costs less)
 MIN_SONGS = 2  # a journey goes from somewhere to somewhere
 DEFAULT_LENGTH = 10
 MINUTES_TRIES = 6  # plans tried to come closest to --minutes
