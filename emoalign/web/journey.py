@@ -254,7 +254,7 @@ def build(session: gr.State) -> None:
         length_in = gr.Slider(2, MAX_LENGTH, value=DEFAULT_LENGTH, step=1, label="Songs")
     with gr.Row(equal_height=True):
         gr.Radio(["start", "end"], value="start", label="A click on the plane sets the",
-                 elem_id="journey-click")  # read by CLICK_SCRIPT, in the browser only
+                 elem_id="journey-click", interactive=True)  # read by CLICK_SCRIPT only
         make_btn = gr.Button("Make the journey", variant="primary")
     journey_error = error_box("journey-error")
     plane_out = gr.Plot(journey_figure(), elem_id="journey-plane", show_label=False)
