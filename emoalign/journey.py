@@ -247,7 +247,8 @@ def plan_present(pool: Pool, start: Endpoint, end: Endpoint, length: int | None 
     missing: list[int] = []
     while True:
         journey = (plan_minutes(pool, start, end, minutes, missing) if minutes else
-                   plan(pool, start, end, length or DEFAULT_LENGTH, missing))
+                   plan(pool, start, end, DEFAULT_LENGTH if length is None else length,
+                        missing))
         gone = [r for r in journey.rows if not present(r)]
         if not gone:
             return journey, missing

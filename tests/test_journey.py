@@ -214,6 +214,12 @@ def test_cli_journey_prints_writes_m3u8_and_json(library, tmp_path, capsys):
     assert [s["position"] for s in data["songs"]] == [1, 2, 3, 4, 5]
     assert data["songs"][0]["step"] is None and data["max_step"] == max(
         s["step"] for s in data["songs"][1:])
+    with Library(db, create=False) as lib:  # a song by its id, another by a hash prefix
+        first, last = lib.song(data["songs"][1]["song"]), lib.song(data["songs"][3]["song"])
+    code, printed, err = run(capsys, str(first.id), last.hash[:12], "--db", str(db),
+                             "--length", "4", "--json")
+    songs = [s["song"] for s in json.loads(printed)["songs"]]
+    assert code == 0 and songs[0] == first.path and songs[-1] == last.path and len(songs) == 4
     code, printed, err = run(capsys, "calm", "calm", "--db", str(db), "--minutes", "2")
     assert code == 0, err
     assert "From calm" in printed and " min, out of 16" in printed
