@@ -79,6 +79,21 @@ def test_local_journey_over_the_library_plays_in_order(web):
     assert web.next_song(playlist)[2] == "The journey is over."
 
 
+def test_a_library_song_gone_from_disk_is_skipped_with_a_note(web):
+    from emoalign.session import Session
+    _, frame, _, playlist, _, _ = web.make_journey("-0.7,-0.7", "0.7,0.7", 4, Session())
+    gone = Path(playlist["files"][1])
+    hidden = gone.with_name(gone.name + ".away")
+    gone.rename(hidden)
+    try:
+        _, after, m3u8, _, _, playing = web.make_journey("-0.7,-0.7", "0.7,0.7", 4, Session())
+    finally:
+        hidden.rename(gone)
+    assert f"{frame['song'][1]} is no longer on disk and was skipped." in playing
+    assert frame["song"][1] not in list(after["song"]) and len(after) == 4
+    assert all(Path(location).is_file() for _, location in m3u8_entries(m3u8))
+
+
 def test_public_mode_uses_the_session_songs_by_name(web, monkeypatch, data_dir):
     from emoalign.session import Entry, Session
     from emoalign.web.config import ANALYSES, EXAMPLES, seed_examples

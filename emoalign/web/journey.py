@@ -92,8 +92,8 @@ def journey_pool(session: Session) -> tuple[Pool, list[Path | None]]:
 
 
 def library_songs(session: Session) -> tuple[Pool, list[Path | None]] | None:
-    """The local library's songs under the session's model, with their files (None when
-    gone); None without a library. Re-read only when the file changes."""
+    """The local library's songs under the session's model, with their files; None without
+    a library. Re-read only when the file changes."""
     path = default_db_path()
     if not path.is_file():
         return None
@@ -109,7 +109,10 @@ def library_songs(session: Session) -> tuple[Pool, list[Path | None]] | None:
                 roots = [Path(r) for r in library.roots()]
         except LibraryError:
             return None
-        return pool, [locate(name, roots) for name in pool.names]
+        # a file gone from disk keeps a path that is not there (skipped when chosen);
+        # None only where the library does not say where its songs are (not playable)
+        return pool, [locate(name, roots) or (roots[0] / name if roots else None)
+                      for name in pool.names]
     return _LIBRARY.get_or_create((str(path), state, model), read)
 
 
