@@ -69,6 +69,10 @@ def test_clicks_set_the_ends_and_the_journey_plays_on(library_file):  # noqa: F8
         page.evaluate(f"() => {{ const a = ({MEDIA})(); a.currentTime = a.duration - 0.4;"
                       f" a.play(); }}")
         expect(playing).to_contain_text(f"Playing 2 of {N_CLIPS}", timeout=60_000)
+        # the plane drawn again with the journey still takes clicks
+        page.locator("#journey-click").get_by_label("start", exact=True).check()
+        click_plane(page, 0.5, -0.5)
+        expect(start).to_have_value(re.compile(r"^0\.[45]\d,-0\.[45]\d$"), timeout=10_000)
         context.close()
         browser.close()
         assert not errors, f"JavaScript errors on the page: {errors}"

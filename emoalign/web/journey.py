@@ -43,8 +43,8 @@ CLICK_SCRIPT = """
 (() => {
   function hook() {
     const plot = document.querySelector('#journey-plane .js-plotly-plot');
-    if (!plot || !plot.on || plot._journeyHooked) return;
-    plot._journeyHooked = true;
+    // hooked once per drawing: a redraw may drop plotly's listeners
+    if (!plot || !plot.on || (plot._ev && plot._ev.listeners('plotly_click').length)) return;
     plot.on('plotly_click', (event) => {
       const p = event.points && event.points[0];
       if (!p) return;
