@@ -28,6 +28,7 @@ WORD_SONGS = (3, 25)  # at least, at most that many songs
 AUDIO_SUFFIX = re.compile(r"\.(wav|flac|ogg|opus|mp3|m4a|aac|aiff?|wma|mp4)$", re.I)
 _NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)"
 POINT = re.compile(rf"^\s*({_NUMBER})\s*[,;]\s*({_NUMBER})\s*$")
+HASH = re.compile(r"^[0-9a-fA-F]{8,64}$")  # a song's SHA-256, or a prefix of it
 
 
 def parse_point(text: str) -> tuple[float, float] | None:
@@ -59,6 +60,9 @@ def endpoint(text: str, pool: Pool, find_song: Callable[[str], int | None],
     row = find_song(text)
     if row is not None:
         return Endpoint(pool.names[row], tuple(map(float, pool.va[row])), row, "song")
+    if text.isdigit() or HASH.match(text):
+        raise JourneyError(f"No song with the id or hash {text!r} in the library (emoalign "
+                           f"export lists them).")
     if AUDIO_SUFFIX.search(text) or "/" in text or "\\" in text:
         raise JourneyError(f"No song {Path(text).name!r} in the library; name a song by its "
                            f"path, id or hash (emoalign export lists them).")

@@ -233,6 +233,7 @@ def test_cli_errors_are_clear_and_name_no_server_path(library, tmp_path, capsys)
              (("sad", "happy", "--db", str(tmp_path / "none.db")), "No library yet"),
              (("album 9/nope.ogg", "happy", "--db", str(db)), "No song 'nope.ogg'"),
              (("sad", "qwzx", "--db", str(db)), "'qwzx': no feeling"),
+             (("999", "happy", "--db", str(db)), "No song with the id or hash '999'"),
              (("sad", "happy", "--db", str(db), "--length", "40"), "has only 16"),
              (("sad", "2,0", "--db", str(db)), "off the valence/arousal plane")]
     for args, message in cases:
