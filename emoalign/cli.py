@@ -5,22 +5,33 @@
   emoalign search "wistful, rainy night" [--db PATH] [--top N]
   emoalign similar SONG_OR_ID [--db PATH] [--top N]
   emoalign export --csv|--json [--words ... | --labels NAME] [--db PATH] [--out FILE]
+  emoalign journey FROM TO [--length N | --minutes M] [--db PATH] [--out FILE.m3u8] [--json]
 
 The library is --db, else $EMOALIGN_LIBRARY, else ~/.emoalign/library.db. Search and similar
 fall back to the shipped reference corpus while the library is missing or empty.
+A journey's FROM and TO are emotion words ("sad", "calm, hopeful"), a library song (path, id
+or hash) or a valence,arousal point ("-0.6,-0.4"); see docs/journeys.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 
 from .encoders import DEFAULT_ENCODER, available_encoders
 from .labels import DEFAULT_LABELS, available_label_sets
 
 
+# "-0.6,-0.4" is a journey's point, not an option: argparse is shown it with a leading space
+NEGATIVE_POINT = re.compile(r"^-[\d.]+\s*[,;]\s*[+-]?[\d.]+$")
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["journey"]:
+        argv = [f" {a}" if NEGATIVE_POINT.match(a) else a for a in argv]
     args = parser().parse_args(argv)
     from .commands import CommandError
     from .library import LibraryError
@@ -90,6 +101,23 @@ def parser() -> argparse.ArgumentParser:
     export.add_argument("--out", help="file to write (default: standard output)")
     _db_option(export)
     _model_options(export)
+
+    journey = commands.add_parser(
+        "journey", help="a playlist whose feeling moves from FROM to TO",
+        description="FROM and TO: emotion words ('sad', 'calm, hopeful'), a library song "
+                    "(path, id or hash) or a valence,arousal point ('-0.6,-0.4'). The same "
+                    "twice gives a mood-steady mix.")
+    journey.add_argument("start", metavar="FROM")
+    journey.add_argument("end", metavar="TO")
+    size = journey.add_mutually_exclusive_group()
+    size.add_argument("--length", type=int, help="how many songs (default 10)")
+    size.add_argument("--minutes", type=float, help="about how long, by the songs' durations")
+    journey.add_argument("--out", help="write the playlist as an extended M3U8 (FILE.m3u8)")
+    journey.add_argument("--json", action="store_true", help="machine-readable output")
+    journey.add_argument("--music", help="the folder the library's paths start from (default: "
+                                         "the folders `emoalign index` recorded)")
+    _db_option(journey)
+    _model_options(journey)
     return top
 
 
@@ -181,7 +209,7 @@ def _command(name: str):
 
 COMMANDS = {"predict": run_predict, "index": _command("run_index"),
             "search": _command("run_search"), "similar": _command("run_similar"),
-            "export": _command("run_export")}
+            "export": _command("run_export"), "journey": _command("run_journey")}
 
 if __name__ == "__main__":
     sys.exit(main())

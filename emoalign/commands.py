@@ -1,4 +1,5 @@
-"""The library commands of the CLI: index, search, similar, export (cli.py parses, this runs).
+"""The library commands of the CLI: index, search, similar, export, journey (cli.py parses,
+this runs).
 
 Which library: `--db PATH`, else $EMOALIGN_LIBRARY, else ~/.emoalign/library.db. `search` and
 `similar` search that library when it holds songs; when it is missing or empty (and with
@@ -46,6 +47,8 @@ def run_index(args) -> int:
     try:
         if args.engine == "ray":
             from .scale import index_with_ray
+            if Path(args.folder).is_dir():
+                library.add_root(args.folder)  # where the paths start (journeys find files)
             report = index_with_ray(args.folder, library, args.encoder, args.adapter,
                                     actors=args.actors, progress=not args.quiet)
         else:
@@ -278,3 +281,95 @@ def flat(record: dict, top_k: int) -> dict:
     for word, score in record.get("scores", {}).items():
         row[f"score:{word}"] = score
     return row
+
+
+# ---- journey ----------------------------------------------------------------------------
+
+def run_journey(args) -> int:
+    """A playlist from FROM to TO over the library (journey.py plans, playlist.py reads what
+    was typed and writes the M3U8)."""
+    from .journey import MIN_SONGS, JourneyError, plan_present
+    from .playlist import endpoint, library_pool, locate, title_of, write_m3u8
+    path = db_path(args)
+    if not path.is_file():
+        raise CommandError(f"No library yet ({path.name}): run `emoalign index FOLDER` first.")
+    with Library(path, create=False) as library:
+        pool, ids, unscored = library_pool(library.index(args.encoder))
+        if unscored:
+            say(f"note: {unscored} songs have no valence/arousal yet (indexed by an older "
+                f"EmoAlign) and are left out; rerun `emoalign index FOLDER`.")
+        if len(pool) < MIN_SONGS:
+            raise CommandError(f"The library {library.name} has {len(pool)} song"
+                               f"{'' if len(pool) == 1 else 's'} with valence/arousal; a "
+                               f"journey needs at least {MIN_SONGS}. Add music with "
+                               f"`emoalign index FOLDER`.")
+        roots = [Path(args.music).expanduser()] if args.music else list(map(Path, library.roots()))
+        row_of = {song_id: row for row, song_id in enumerate(ids)}
+        pipes = []
+
+        def pipeline():
+            if not pipes:
+                from .pipeline import EmotionPipeline
+                pipes.append(EmotionPipeline(encoder=args.encoder, adapter=args.adapter))
+            return pipes[0]
+
+        def find_song(key: str) -> int | None:
+            row = library.song(key)
+            if row is None and Path(key).expanduser().is_file():  # a file: by its content
+                from .digest import file_digest
+                row = library.song(file_digest(Path(key).expanduser()))
+            return None if row is None else row_of.get(row.id)
+
+        try:
+            start = endpoint(args.start, pool, find_song, pipeline)
+            end = endpoint(args.end, pool, find_song, pipeline)
+            files: dict[int, Path | None] = {}
+
+            def present(row: int) -> bool:
+                if not roots:
+                    return True  # nowhere to look: every song counts as there
+                if row not in files:
+                    files[row] = locate(pool.names[row], roots)
+                return files[row] is not None
+
+            journey, missing = plan_present(pool, start, end, args.length, args.minutes,
+                                            present)
+            for row in missing:
+                say(f"note: {pool.names[row]} is no longer on disk and was skipped (rerun "
+                    f"`emoalign index FOLDER --prune` to forget it).")
+            if args.out:
+                if not roots:
+                    raise CommandError(f"{library.name} does not say where its songs are "
+                                       f"(indexed by an older EmoAlign): give --music FOLDER, "
+                                       f"or rerun `emoalign index FOLDER`.")
+                out = write_m3u8(args.out, journey, [files[r] for r in journey.rows],
+                                 [Path(pool.names[r]).stem for r in journey.rows],
+                                 title_of(journey))
+                say(f"{len(journey)} songs written to {out.name}.")
+        except JourneyError as error:
+            raise CommandError(str(error)) from None
+    if args.json:
+        print(json.dumps(journey.to_dict(pool), ensure_ascii=False, indent=1))
+    else:
+        show_journey(journey, pool)
+    return 0
+
+
+def show_journey(journey, pool, names: list[str] | None = None) -> None:
+    """The playlist with each song's valence/arousal and the size of each step; `names`: what
+    to call the songs, in play order (default: the pool's names)."""
+    names = names or [pool.names[row] for row in journey.rows]
+    start, end = journey.start, journey.end
+    print(f"From {start.label} ({start.point[0]:+.2f}, {start.point[1]:+.2f}) to {end.label} "
+          f"({end.point[0]:+.2f}, {end.point[1]:+.2f}): {len(journey)} songs, "
+          f"{journey.total_s / 60:.1f} min, out of {len(pool):,}.")
+    print(f"{'#':>3}  {'valence':>7}  {'arousal':>7}  {'step':>5}  {'alike':>5}  {'time':>5}  song")
+    for k, name in enumerate(names):
+        v, a = journey.va[k]
+        step = f"{journey.steps[k - 1]:.2f}" if k else "-"
+        alike = f"{journey.similarity[k - 1]:.2f}" if k else "-"
+        seconds = int(round(journey.durations[k]))
+        print(f"{k + 1:>3}  {v:>+7.2f}  {a:>+7.2f}  {step:>5}  {alike:>5}  "
+              f"{seconds // 60:>2}:{seconds % 60:02d}  {name}")
+    print(f"Steps on the valence/arousal plane: mean {journey.mean_step:.2f}, largest "
+          f"{journey.max_step:.2f}; 'alike' is the cosine of neighbouring songs' embeddings.")

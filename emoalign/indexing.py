@@ -113,6 +113,7 @@ def index_folder(root: str | Path, library: Library, pipe, progress: bool = True
         raise IndexingError(f"No audio files in {root.name or root} (looked for "
                             f"{', '.join(sorted(AUDIO_EXTENSIONS))}, in subfolders too).")
     report = IndexReport(present=[relative(f, root) for f in files])
+    library.add_root(root)  # where the relative paths start (playlists find the files)
     start = time.perf_counter()
     known = library.complete_hashes(pipe.encoder.name, pipe.adapter_card["sha256"])
     labels = scored_labels()

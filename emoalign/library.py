@@ -159,6 +159,20 @@ class Library:
         words of labels.label_descriptions); if not, score the stored embeddings instead."""
         return self.score_meanings == label_meanings(self.score_labels)
 
+    def add_root(self, folder: str | Path) -> None:
+        """Remember a folder indexed into this library (absolute): where its relative paths
+        start (playlists locate the files with it)."""
+        folder = os.path.abspath(Path(folder).expanduser())
+        if folder not in self.roots():
+            with self._write():
+                self.db.execute("INSERT OR REPLACE INTO meta VALUES ('roots', ?)",
+                                (json.dumps(self.roots() + [folder]),))
+
+    def roots(self) -> list[str]:
+        """The folders indexed into this library, oldest first ([] for one indexed before
+        they were recorded)."""
+        return json.loads(self._meta("roots") or "[]")
+
     def add_path(self, path: str, digest: str) -> None:
         """Record another file with the content of an indexed song (a duplicate)."""
         with self._write():

@@ -28,6 +28,7 @@ from ..session import Session
 from .common import gpu, vocabulary, vocabulary_choices
 from .config import ANALYSES, EXAMPLES, MODELS, PUBLIC
 from .errors import bind, error_box
+from . import journey
 
 RANKING_COLUMNS = ["rank", "song", "score", "source", "known label"]
 RANKING_WIDTHS = [60, 280, 80, 220, 160]  # px, so that on a phone the table scrolls sideways
@@ -235,4 +236,5 @@ def build(session: gr.State):
          search_error, api_name="search", concurrency_limit=2, concurrency_id="search")
     bind([like_btn.click], similar_songs, [like_song, session], [like_out], like_error,
          api_name="similar", concurrency_limit=2, concurrency_id="search")
+    journey.build(session)  # mood journeys (web/journey.py)
     return like_song, map_event

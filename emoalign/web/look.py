@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import gradio as gr
 
+from .journey import CLICK_SCRIPT
 from .player import PLAYER_CSS, PLAYER_SCRIPT
 
 THEME = gr.themes.Soft(primary_hue="indigo", secondary_hue="pink")
-# The timeline follows the player and seeks it on click (player.py).
-HEAD = f"<script>{PLAYER_SCRIPT}</script>"
+# The timeline follows the player and seeks it on click (player.py); a click on the journey
+# plane sets a journey's start or end (journey.py).
+HEAD = f"<script>{PLAYER_SCRIPT}</script><script>{CLICK_SCRIPT}</script>"
 
 CSS = PLAYER_CSS + """
 #intro h1 { margin-bottom: 0.2em; }
