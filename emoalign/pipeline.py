@@ -109,8 +109,8 @@ class EmotionPipeline:
         self.__dict__.pop("reference_valence_arousal", None)
         self._calibrators.clear()
         if self.reference is not None:
-            self.reference_embeddings = embeddings_under(self.reference, self.adapter,
-                                                         self.adapter_card["sha256"])
+            self.reference_embeddings = embeddings_under(  # float64 once: word_cosines reads it
+                self.reference, self.adapter, self.adapter_card["sha256"]).astype(np.float64)
             if self.reference.head is None:
                 self._pole_calibrator = Calibrator(
                     pole_scores(self.reference_embeddings, self.text.embed), self.reference.weights)

@@ -17,6 +17,9 @@ from .safety import BoundedCache
 
 TEXT_DIM = 384
 CACHE_SIZE = 20_000  # embeddings kept (least recently used dropped): 20,000 x 384 x 4 B = 31 MB
+# A few words are a tiny input: one torch thread embeds them ~10x faster than two threads
+# that wait for each other on a busy 2-core machine (bench/bench_answer.py, re-scoring).
+FEW_TEXTS = 32
 
 
 def default_text_model() -> str:
@@ -71,7 +74,27 @@ class TextEncoder:
             known = {t: v for t in unique if (v := self._cache.get(t)) is not None}
             missing = [t for t in unique if t not in known]
             if missing:
-                for text, vector in zip(missing, self._encode(missing).astype(np.float32)):
+                with _one_thread(len(missing) <= FEW_TEXTS):
+                    encoded = self._encode(missing).astype(np.float32)
+                for text, vector in zip(missing, encoded):
                     known[text] = vector
                     self._cache.put(text, vector)
             return np.stack([known[t] for t in texts])
+
+
+class _one_thread:
+    """Torch on one thread inside the block (when `wanted`), its former count restored after."""
+
+    def __init__(self, wanted: bool):
+        self.wanted = wanted
+
+    def __enter__(self):
+        import torch
+        self.threads = torch.get_num_threads()
+        if self.wanted and self.threads > 1:
+            torch.set_num_threads(1)
+
+    def __exit__(self, *exc):
+        import torch
+        if torch.get_num_threads() != self.threads:
+            torch.set_num_threads(self.threads)

@@ -48,7 +48,7 @@ PRODUCT_MODE = GATED  # the head the product ships: bench/bench_answer.py chose 
 # piano. Tonal features (mode, key) carry valence across piano collections, the encoder's do
 # not; on band recordings the encoder's carry it better (bench/bench_answer.py; the
 # measurements in ../shared/docs/encoder-measurements.md).
-TONAL_SHARE = {GATED: (0.5, 0.8), "fused": (0.5, 0.5), "tonal": (1.0, 1.0),
+TONAL_SHARE = {GATED: (0.5, 0.7), "fused": (0.5, 0.5), "tonal": (1.0, 1.0),
                "encoder": (0.0, 0.0), "concat": (0.0, 0.0)}
 GATE_C = 0.01  # inverse regularisation of the piano gate
 RIDGE_ALPHA = {"encoder": 30.0, "tonal": 10.0}  # chosen by train.generalisation (30 beat 100-3000)

@@ -64,7 +64,7 @@ def test_neutral_radius_is_where_readings_are_right_at_chance():
     angle = np.where(noisy, rng.uniform(0, 2 * np.pi, 4000),
                      np.arctan2(centre[:, 1], centre[:, 0]) + rng.normal(0, 0.2, 4000))
     readings = np.stack([distance * np.cos(angle), distance * np.sin(angle)], axis=1)
-    assert fit_neutral_radius(readings, truth, np.ones(4000)) == pytest.approx(0.3)
+    assert fit_neutral_radius(readings, truth, np.ones(4000)) == pytest.approx(0.35)
 
 
 def test_words_have_places_on_the_plane(pipe):

@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from conftest import REPO
@@ -78,16 +79,20 @@ def test_beet_emoalign_stores_moods_and_writes_no_file(beets_home):
     assert "6 analysed, 0 already done with this model, 0 failed" in first.stdout
     assert digests(beets_home / "music") == before  # no audio file was written
     items = fields(beets_home)
-    from emoalign.labels import load_label_set
-    gems = set(load_label_set("gems").labels)
+    from emoalign.labels import DEFAULT_LABELS, load_label_set
+    moods = set(load_label_set(DEFAULT_LABELS).labels)  # plain mood words
+    from emoalign.reference import open_reference
+    radius = open_reference("musicnn", 200)[0].neutral_radius
     for item in items:
         v, a = float(item["valence"]), float(item["arousal"])
         assert -1 <= v <= 1 and -1 <= a <= 1
-        if min(abs(v), abs(a)) > 0.01:  # shown with 2 decimals: the sign of +-0.00 is lost
+        if np.hypot(v, a) < radius - 0.01:  # near the centre: neutral / mixed
+            assert int(item["quadrant"]) == 0
+        elif np.hypot(v, a) > radius + 0.01 and min(abs(v), abs(a)) > 0.01:  # shown with 2 decimals: the sign of +-0.00 is lost
             assert int(item["quadrant"]) == (1 if a > 0 and v > 0 else 2 if a > 0 else
                                              4 if v > 0 else 3)
         words = item["words"].split(", ")
-        assert len(words) == 3 and set(words) <= gems
+        assert len(words) == 3 and set(words) <= moods
     again = beet(beets_home, "emoalign")
     assert "0 analysed, 6 already done with this model" in again.stdout
     # a range query over the float field: exactly the items at or above the value
