@@ -335,7 +335,12 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"{r['head']:18s} recordings {r['recordings valence']:+.3f}  piano "
               f"{r['piano valence']:+.3f}  worse {r['worse valence']:+.3f}  (arousal "
               f"{r['recordings arousal']:+.3f} / {r['piano arousal']:+.3f})")
+    from emoalign.reference import open_reference
     from emoalign.valence_arousal import PRODUCT_MODE
+    radius = open_reference("musicnn", corpus.features.shape[1])[0].neutral_radius
+    held_out = np.array(list(readings[PRODUCT_MODE].values()))
+    neutral = float(np.mean(np.hypot(held_out[:, 0], held_out[:, 1]) < radius))
+    print(f"neutral band {radius}: {neutral:.3f} of the held-out readings")
     words = words_table(corpus, readings[PRODUCT_MODE])
     sweep = [] if args.smoke else [
         {"weight": w, "width": d, **_words_summary(words_table(corpus, readings[PRODUCT_MODE], w, d))}
@@ -344,9 +349,12 @@ def main(argv: list[str] | None = None) -> dict:
         print(row)
     music = music_check_table(corpus, args.smoke)
     speed = rescoring_speed(3 if args.smoke else 20)
-    report = markdown(va_rows, chosen, words, music, speed, sweep)
+    report = markdown(va_rows, chosen, words, music, speed, sweep) + (
+        f"\n## Neutral band\n\nReadings nearer the centre than {radius} name no quadrant: "
+        f"{100 * neutral:.1f}% of the held-out readings of the reference songs.\n")
     print(report)
-    out = {"heads": va_rows, "chosen": chosen, "words": words, "blend_sweep": sweep,
+    out = {"heads": va_rows, "chosen": chosen, "neutral": {"radius": radius, "share": neutral},
+           "words": words, "blend_sweep": sweep,
            "music_check": music, "rescoring": speed}
     if not args.smoke:
         Path(args.out + ".md").write_text(report)

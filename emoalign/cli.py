@@ -96,7 +96,7 @@ def parser() -> argparse.ArgumentParser:
     words = export.add_mutually_exclusive_group()
     words.add_argument("--words", help="score these words too, one column each")
     words.add_argument("--labels", choices=vocabularies,
-                       help="a built-in vocabulary, one column per word (default: top words of gems)")
+                       help="a built-in vocabulary, one column per word (default: top words of the plain mood words)")
     export.add_argument("--top-k", type=int, default=3, help="top words per song (default 3)")
     export.add_argument("--out", help="file to write (default: standard output)")
     _db_option(export)

@@ -19,7 +19,6 @@ from .search import SongIndex, reference_index
 
 REFERENCE_NOTE = ("searching the reference corpus ({n:,} clips of Emotify, 4Q, VGMIDI and "
                   "MemoMusic; no audio ships, only embeddings, ids and labels)")
-DEFAULT_EXPORT_LABELS = "gems"
 # A few words are a tiny input: one torch thread embeds them 15x faster than two that wait
 # for each other on a busy 2-core machine (13 ms vs 203 ms p50, bench/bench_library.py).
 QUERY_THREADS = 1
@@ -198,9 +197,14 @@ def describe(info: dict) -> str:
 # ---- export -----------------------------------------------------------------------------
 
 def run_export(args) -> int:
-    from .labels import load_label_set, parse_words
+    import numpy as np
+
+    from .confidence import NEUTRAL_WORDS
+    from .labels import DEFAULT_LABELS, load_label_set, parse_words
+    from .reference import neutral_radius
     from .results import rank_order
     from .valence_arousal import QUADRANT_WORDS, quadrant_of
+    radius = neutral_radius(args.encoder)
     path = db_path(args)
     if not path.is_file():
         raise CommandError(f"No library yet ({path.name}): run `emoalign index FOLDER` first.")
@@ -210,7 +214,7 @@ def run_export(args) -> int:
             raise CommandError(f"The library {library.name} is empty: run `emoalign index FOLDER`.")
         every_word = bool(args.words or args.labels)
         words = (parse_words(args.words) if args.words else
-                 list(load_label_set(args.labels or DEFAULT_EXPORT_LABELS).labels))
+                 list(load_label_set(args.labels or DEFAULT_LABELS).labels))
         stored = library.score_labels if library.scores_current else []
         scored = score_rows(rows, words, stored, args)
         out = open(args.out, "w", newline="", encoding="utf-8") if args.out else sys.stdout
@@ -221,9 +225,11 @@ def run_export(args) -> int:
                           "duration_s": round(row.duration_s, 2),
                           "valence": _round(row.valence), "arousal": _round(row.arousal)}
                 quadrant = (None if row.valence is None else
+                            0 if np.hypot(row.valence, row.arousal) < radius else
                             int(quadrant_of(row.valence, row.arousal)))
-                record["quadrant"] = quadrant
-                record["quadrant_words"] = QUADRANT_WORDS.get(quadrant, "") if quadrant else ""
+                record["quadrant"] = quadrant  # 0: too near the centre to name one
+                record["quadrant_words"] = ("" if quadrant is None else
+                                            QUADRANT_WORDS.get(quadrant, NEUTRAL_WORDS))
                 record["calibrated"] = row.calibrated
                 order = [] if scores is None else rank_order(scores, raw)[: args.top_k]
                 record["top"] = [{"word": words[i], "score": _round(scores[i])} for i in order]
@@ -255,7 +261,9 @@ def score_rows(rows, words: list[str], stored: list[str], args):
     pipe = EmotionPipeline(encoder=args.encoder, adapter=args.adapter)
     from .search import EMBEDDING_DIM
     embeddings = np.stack([r.embedding for r in rows]) if rows else np.zeros((0, EMBEDDING_DIM))
-    return list(zip(pipe.score_embeddings(embeddings, words),
+    va = np.array([[np.nan if r.valence is None else r.valence,
+                    np.nan if r.arousal is None else r.arousal] for r in rows], float).reshape(-1, 2)
+    return list(zip(pipe.score_embeddings(embeddings, words, va),
                     embeddings @ pipe.text.embed(words).T))
 
 

@@ -79,3 +79,12 @@ def embeddings_under(reference: Reference, adapter, sha256: str) -> np.ndarray:
         return corpus.song_embeddings
     return _EMBEDDED.get_or_create((reference.path, reference.mtime_ns, sha256), lambda: embed_corpus(
         adapter, dataclasses.replace(corpus), sha256).song_embeddings)
+
+
+def neutral_radius(encoder: str) -> float:
+    """The neutral band of the shipped reference of `encoder` (confidence.py), or the default."""
+    path = reference_path(encoder)
+    try:
+        return load_reference_once(str(path), path.stat().st_mtime_ns).neutral_radius
+    except (OSError, ValueError, KeyError):
+        return DEFAULT_NEUTRAL_RADIUS
