@@ -93,11 +93,22 @@ class Calibrator:
         return 2.0 * self.percentile(values) - 1.0
 
 
+def cosines(vectors: np.ndarray, word_embeddings: np.ndarray) -> np.ndarray:
+    """(..., 384) unit vectors x (W, 384) unit word vectors -> (..., W) cosines, one product
+    per word: a word's cosine is then the same to the bit whatever words come with it and in
+    whatever order (one matrix product sums each column in an order that depends on where it
+    sits, and a calibrated score steps at every reference song)."""
+    vectors = np.asarray(vectors)
+    if not len(word_embeddings):
+        return np.zeros((*vectors.shape[:-1], 0), vectors.dtype)
+    return np.stack([vectors @ np.ascontiguousarray(w) for w in word_embeddings], axis=-1)
+
+
 def word_calibrator(song_embeddings: np.ndarray, weights: np.ndarray,
                     word_embeddings: np.ndarray) -> Calibrator:
     """Calibrator over the reference songs' cosines with each word: (N, 384) reference song
     embeddings (under the adapter in use), (N,) their weights, (W, 384) unit word vectors."""
-    return Calibrator(song_embeddings @ word_embeddings.T, weights)
+    return Calibrator(cosines(song_embeddings, word_embeddings), weights)
 
 
 def meaning(score: float) -> str:

@@ -22,7 +22,7 @@ import torch
 from .adapter import Adapter, load_adapter
 from .audio import (MAX_SECONDS, SEGMENT_SECONDS, AudioError, load_audio, prepare_audio,
                     silent_segments, split_segments)
-from .calibration import Calibrator, word_calibrator
+from .calibration import Calibrator, cosines, word_calibrator
 from .clusters import PAPER_BANDWIDTH, PAPER_QUANTILE, LabelClusters, label_clusters
 from .encoders import DEFAULT_ENCODER, Encoder, load_encoder
 from .labels import MAX_WORDS, available_label_sets, load_label_set, parse_words
@@ -216,8 +216,8 @@ class EmotionPipeline:
         words = parse_words(words, max_words=MAX_WORDS if isinstance(words, str) else None)
         top_k = max(1, min(top_k, len(words)))
         word_embeddings = self.text.embed(words)
-        segment_raw = song.segment_embeddings @ word_embeddings.T
-        song_raw = song.song_embedding @ word_embeddings.T
+        segment_raw = cosines(song.segment_embeddings, word_embeddings)
+        song_raw = cosines(song.song_embedding, word_embeddings)
         calibrator = self._word_calibrator(words, word_embeddings)
         song_scores, segment_scores = ((song_raw, segment_raw) if calibrator is None else
                                        (calibrator.percentile(song_raw[None])[0],
@@ -232,7 +232,7 @@ class EmotionPipeline:
         """(N, 384) song embeddings (e.g. a whole library) -> (N, W) scores of `words`,
         calibrated like `score`'s song scores (raw cosines without a reference)."""
         word_embeddings = self.text.embed(list(words))
-        raw = np.asarray(embeddings) @ word_embeddings.T
+        raw = cosines(embeddings, word_embeddings)
         calibrator = self._word_calibrator(list(words), word_embeddings)
         return raw if calibrator is None else calibrator.percentile(raw)
 

@@ -1,5 +1,5 @@
-"""The pipeline end to end on real clips, the real encoder, the shipped adapter and the real
-text model."""
+"""The pipeline end to end on real music (the bundled examples, and Emotify for the test of
+listeners' votes), the real encoder, the shipped adapter and the real text model."""
 
 import csv
 import io
@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from conftest import CALM_SONG, LIVELY_SONG
 from emoalign import AudioError, EmotionPipeline
 from emoalign.audio import SEGMENT_SECONDS, load_audio
 from emoalign.labels import load_label_set
@@ -16,12 +17,12 @@ from emoalign.valence_arousal import QUADRANT_WORDS, quadrant_of
 
 
 @pytest.fixture(scope="module")
-def song(pipeline, clip):
-    return pipeline.analyze(clip("001"))
+def song(pipeline, long_song):
+    return pipeline.analyze(long_song)
 
 
-def test_analysis_shapes_and_norms(pipeline, song, emotify_tracks):
-    duration = float(emotify_tracks["001"]["duration_s"])
+def test_analysis_shapes_and_norms(pipeline, song, long_song):
+    duration = sf.info(str(long_song)).duration
     full, rest = divmod(duration, SEGMENT_SECONDS)
     assert song.n_segments == int(full) + (rest >= 3)
     assert song.segment_embeddings.shape == (song.n_segments, 384)
@@ -53,7 +54,8 @@ def test_calibrated_score_is_the_share_of_reference_songs_below(pipeline, song):
     words = ["calm", "furious", "bittersweet"]
     scores = pipeline.score(song, words)
     assert scores.calibrated
-    reference = pipeline.reference_embeddings @ pipeline.text.embed(words).T  # (N, W)
+    # (N, W): one product per word, as the calibration computes it (independent of the order)
+    reference = np.stack([pipeline.reference_embeddings @ v for v in pipeline.text.embed(words)], 1)
     weights = pipeline.reference.weights
     for j in range(len(words)):
         for value, got in [(scores.song_raw[j], scores.song_scores[j]),
@@ -64,10 +66,12 @@ def test_calibrated_score_is_the_share_of_reference_songs_below(pipeline, song):
     assert ((scores.segment_scores >= 0) & (scores.segment_scores <= 1)).all()
     # the same cosine gives the same score, whichever order the words come in
     again = pipeline.score(song, words[::-1])
-    np.testing.assert_allclose(again.song_scores, scores.song_scores[::-1])
+    np.testing.assert_array_equal(again.song_raw, scores.song_raw[::-1])
+    np.testing.assert_array_equal(again.song_scores, scores.song_scores[::-1])
+    np.testing.assert_array_equal(again.segment_scores, scores.segment_scores[:, ::-1])
 
 
-def test_predict_follows_the_output_contract(pipeline, song, clip):
+def test_predict_follows_the_output_contract(pipeline, song, long_song):
     prediction = pipeline.predict(song, "calm, furious, tender, joyful", top_k=2)
     data = json.loads(json.dumps(prediction.to_dict(segments=True)))  # plain JSON types only
     assert set(data) == {"file", "duration_s", "valence", "arousal", "quadrant", "calibrated",
@@ -95,7 +99,7 @@ def test_predict_follows_the_output_contract(pipeline, song, clip):
         assert segment["top"][0] == max(segment["scores"], key=segment["scores"].get)
     assert "segments" not in prediction.to_dict()
     # a path gives the same answer as the analysis
-    assert pipeline.predict(clip("001"), "calm, furious, tender, joyful",
+    assert pipeline.predict(long_song, "calm, furious, tender, joyful",
                             top_k=2).to_dict()["ranking"] == ranking
 
 
@@ -110,7 +114,7 @@ def test_without_a_reference_scores_stay_raw_and_say_so(pipeline, song):
     assert prediction.va.method == "pole words" and "uncalibrated" in prediction.va.describe()
 
 
-def test_a_reference_with_a_head_gives_head_valence_arousal(pipeline, clip, tmp_path):
+def test_a_reference_with_a_head_gives_head_valence_arousal(pipeline, tmp_path):
     """A reference with a valence/arousal head (fitted here on stand-in targets) and built
     under another adapter: it is re-embedded, the analysis gains tonal features, and valence
     and arousal come from the head, calibrated to [-1, 1]."""
@@ -130,7 +134,7 @@ def test_a_reference_with_a_head_gives_head_valence_arousal(pipeline, clip, tmp_
     if pipeline.reference.corpus.adapter_sha256 == pipeline.adapter_card["sha256"]:
         # the same adapter on the stored (float16) features gives the stored embeddings
         np.testing.assert_allclose(pipe.reference_embeddings, shipped, atol=2e-3)
-    song = pipe.analyze(clip("062"))
+    song = pipe.analyze(CALM_SONG)
     assert song.tonal.shape == (song.n_segments, 16) and np.isfinite(song.tonal).all()
     va = pipe.valence_arousal(song)
     assert va.method == "head" and va.calibrated
@@ -165,21 +169,21 @@ def test_exports_parse_back(pipeline, song):
     assert {r["start_s"] for r in rows[3:]} == {f"{t:.1f}" for t in song.segment_starts}
 
 
-def test_gradio_style_int16_and_odd_rate_input_match_the_file(pipeline, clip, song):
-    audio = load_audio(clip("001"), 11025)
+def test_gradio_style_int16_and_odd_rate_input_match_the_file(pipeline, long_song, song):
+    audio = load_audio(long_song, 22050)  # a rate the encoder does not use
     pcm = (audio * 32767).astype(np.int16)
-    from_array = pipeline.analyze((11025, pcm), name="001 at 11 kHz")
+    from_array = pipeline.analyze((22050, pcm), name="the song at 22 kHz")
     assert from_array.n_segments == song.n_segments
     cosines = np.sum(from_array.segment_embeddings * song.segment_embeddings, axis=1)
     assert cosines.min() > 0.9  # resampled twice and quantised, yet the same music
 
 
-def test_silent_and_short_audio(pipeline, clip, tmp_path):
+def test_silent_and_short_audio(pipeline, tmp_path):
     with pytest.raises(AudioError, match="silent"):
         pipeline.analyze(np.zeros(16000 * 20, np.float32), sr=16000)
     with pytest.raises(AudioError, match="at least 3 s"):
         pipeline.analyze(np.random.default_rng(0).normal(0, .1, 16000 * 2), sr=16000)
-    music = load_audio(clip("150"), 16000)[: 16000 * 20]
+    music = load_audio(LIVELY_SONG, 16000)[: 16000 * 20]
     half_silent = np.concatenate([music, np.zeros(16000 * 20, np.float32)])
     song = pipeline.analyze(half_silent, sr=16000)
     assert song.silent.tolist() == [False, False, True, True]
@@ -187,11 +191,11 @@ def test_silent_and_short_audio(pipeline, clip, tmp_path):
     assert pipeline.score(song, "happy, sad", top_k=1).vote_counts.sum() == 2
 
 
-def test_long_songs_are_refused_or_trimmed(clip):
+def test_long_songs_are_refused_or_trimmed(long_song):
     pipe = EmotionPipeline(device="cpu", max_seconds=30)
     with pytest.raises(AudioError, match="limit is"):
-        pipe.analyze(clip("001"))
-    song = pipe.analyze(clip("001"), trim=True)
+        pipe.analyze(long_song)
+    song = pipe.analyze(long_song, trim=True)
     assert song.n_segments == 3 and "first" in song.notices[0]
 
 
@@ -244,7 +248,7 @@ def test_clusters_with_custom_words(pipeline):
         pipeline.clusters([], words="")
 
 
-def test_analysis_only_runs_torch_on_one_thread_with_the_same_answer(pipeline, clip):
+def test_analysis_only_runs_torch_on_one_thread_with_the_same_answer(pipeline):
     """The CLI's threading (pipeline.analysis_only, in a fresh process so this session keeps
     its threads): torch gets one thread beside ONNX Runtime, and the answer is the same. Raw
     cosines agree to float noise; calibrated scores and valence are steps over the reference
@@ -252,7 +256,7 @@ def test_analysis_only_runs_torch_on_one_thread_with_the_same_answer(pipeline, c
     import subprocess
     import sys
     from conftest import REPO
-    song = clip("150")
+    song = LIVELY_SONG
     code = ("import json, torch\nfrom emoalign.pipeline import EmotionPipeline, analysis_only\n"
             "pipe = analysis_only(EmotionPipeline(device='cpu'))\n"
             f"d = pipe.predict({str(song)!r}).to_dict()\n"
