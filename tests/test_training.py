@@ -232,3 +232,27 @@ def test_folder_dataset_explains_a_bad_csv(folder, tmp_path, change, message):
         writer.writerows(rows)
     with pytest.raises(ValueError, match=message):
         folder_dataset(audio, bad, **FOLDER_COLUMNS)
+
+
+def test_splits_too_small_to_mean_much_are_named(folder):
+    """24 songs split 20/2/2: validation and test have under 5 songs of every label, so the
+    Train tab warns (a macro-F1 on 2 songs is luck); with a lower bar nothing is said."""
+    from emoalign.split_sizes import split_warning, thin_splits
+    tracks = folder_dataset(*folder, **FOLDER_COLUMNS)
+    sentences = thin_splits(tracks)
+    assert [s.split(":")[0] for s in sentences] == ["validation", "test"]
+    n_labels = len(tracks.spec.labels())
+    assert sentences[0].startswith(f"validation: 2 song(s); {n_labels} of its {n_labels} labels")
+    warning = split_warning("your songs", sentences)
+    assert warning.startswith("**Too few songs to mean much** in your songs: validation: 2")
+    assert thin_splits(tracks, minimum=0) == [] and split_warning("x", []) == ""
+
+
+def test_training_chart_keeps_its_axis_labels_for_one_epoch():
+    pytest.importorskip("gradio")
+    from emoalign.web.train import chart
+    fig = chart([{"epoch": 1, "loss": 0.8, "val_f1": 0.4}])
+    assert list(fig.layout.xaxis.range) == [0.5, 1.5] and fig.layout.xaxis.dtick == 1
+    assert fig.layout.xaxis.automargin and fig.layout.yaxis.automargin
+    assert fig.layout.yaxis2.automargin
+    assert fig.layout.xaxis.title.text == "epoch" and fig.layout.yaxis.title.text == "loss"
