@@ -226,36 +226,56 @@ def test_words_before_any_song(client):
         client.predict("calm", None, 3, api_name="/score_words")
 
 
-def test_label_clusters(client):
-    graph, clusters, counts, bandwidth = client.predict(
-        ["mtg", "cal500"], "wistful", 0.7736, False, True, "", api_name="/clusters")
+def test_label_graph(client):
+    """The Clusters tab's graph: labels as nodes, theme tags left out unless asked for, a typed
+    word joined to its nearest label with its cosine, a found label's neighbours listed, and
+    typed text never rendered as markup."""
+    graph, clusters, counts, bandwidth, _ = client.predict(
+        ["mtg", "cal500"], "furious", 0.7736, False, True, "", 0.6, False, api_name="/clusters")
     rows = table(clusters)
     n_labels = sum(r["size"] for r in rows)
     assert f"**{n_labels}** distinct labels" in counts and f"**{len(rows)}** clusters" in counts
     assert bandwidth == pytest.approx(0.7736)
-    assert any("wistful" in r["labels"].split("; ") for r in rows)
+    labels = {label for r in rows for label in r["labels"].split("; ")}
+    assert "furious" in labels and not {"film", "movie", "christmas", "holiday"} & labels
+    assert re.search(r"\*furious\* joins \*[^*]+\* \(cosine 0\.\d\d", counts)
     # each cluster is named in words: its most central label first (the table lists it first)
     assert all(r["cluster"].startswith(r["labels"].split("; ")[0].split(",")[0]) for r in rows)
 
     def nodes(graph) -> dict[str, tuple[float, float]]:
-        return {name: (float(x), float(y)) for t in figure(graph)["data"]
+        return {name: (float(x), float(y)) for t in figure(graph)["data"] if t.get("customdata")
                 for name, x, y in zip(t["customdata"], array(t["x"]), array(t["y"]))}
 
     everything = nodes(graph)
-    assert len(everything) == n_labels  # singletons shown on request
-    # by default labels alone in their cluster are hidden (your words stay), and a word is found
-    graph, *_ = client.predict(["mtg", "cal500"], "wistful, serene", 0.7736, False, False, "calm",
-                               api_name="/clusters")
+    assert len(everything) == n_labels  # labels with no link shown on request
+    traces = {t.get("name") for t in figure(graph)["data"]}
+    assert {"same cluster", "your word -> nearest label", "your words"} <= traces
+    # by default labels with no link are hidden (your words stay); built-in labels keep places
+    graph, *_ = client.predict(["mtg", "cal500"], "furious, serene", 0.7736, False, False, "",
+                               0.6, False, api_name="/clusters")
     shown = nodes(graph)
-    multi = sum(r["size"] for r in rows if r["size"] > 1)
-    assert multi <= len(shown) < n_labels and "wistful" in shown
-    # built-in labels keep their places when words are added
+    assert "furious" in shown and len(shown) < n_labels + 1
     assert all(shown[label] == pytest.approx(everything[label]) for label in shown
-               if label in everything and label not in ("wistful", "serene"))
-    sizes = [m for t in figure(graph)["data"] for m in t["marker"]["size"]]
-    assert max(sizes) > min(sizes)  # 'calm' and its cluster drawn larger
+               if label in everything and label not in ("furious", "serene"))
+    # theme tags on request, drawn as their own kind
+    _, clusters, *_ = client.predict(["mtg"], "", 0.7736, False, True, "", 0.6, True,
+                                     api_name="/clusters")
+    assert "film" in {label for r in table(clusters) for label in r["labels"].split("; ")}
+    # finding a label lists its neighbours with cosines and vocabularies
+    graph, _, counts, _, neighbours = client.predict(
+        ["mtg", "cal500", "gems"], "", 0.7736, False, False, "sad", 0.5, False,
+        api_name="/clusters")
+    near = table(neighbours)
+    assert near and all(-1 <= r["cosine"] <= 1 and r["vocabularies"] for r in near)
+    assert [r["cosine"] for r in near] == sorted((r["cosine"] for r in near), reverse=True)
+    sizes = [m for t in figure(graph)["data"] if t.get("customdata") for m in t["marker"]["size"]]
+    assert max(sizes) > min(sizes)  # 'sad' and its neighbours drawn larger
+    *_, counts, _, _ = client.predict(["gems"], "", 0.7736, False, False, "*x* <b>y</b>", 0.6,
+                                      False, api_name="/clusters")
+    assert "<b>" not in counts and "\\*x\\*" in counts and "Not among the labels" in counts
     # the paper's estimate instead of the slider
-    *_, estimated = client.predict(["gems"], "", 0.5, True, api_name="/clusters")
+    *_, estimated, _ = client.predict(["gems"], "", 0.5, True, False, "", 0.6, False,
+                                      api_name="/clusters")
     assert estimated != pytest.approx(0.5)
 
 
