@@ -126,7 +126,7 @@ def example_clips(folder: Path, n: int) -> list[tuple[Path, tuple]]:
             cache[name] = sf.read(EXAMPLES / name, dtype="float32", always_2d=True)
         audio, sr = cache[name]
         length = len(audio) // parts
-        path = write_ogg(folder / f"{Path(name).stem}-{part}.ogg",
+        path = write_ogg(folder / f"{Path(name).stem.replace('_', '-')}-{part}.ogg",
                          audio[part * length:(part + 1) * length], sr)
         clips.append((path, EXAMPLE_GEMS[name]))
     return clips

@@ -139,3 +139,32 @@ def test_loss_curve_puts_metrics_on_the_second_axis():
     fig = plots.loss_curve(history)
     axes = {t.name: t.yaxis for t in fig.data}
     assert axes["loss"] == "y" and axes["val_f1"] == "y2"
+
+
+def test_song_map_names_never_overlap():
+    """Crowded names are moved to a free side of their point, or left to the hover: no two
+    written names overlap (checked as on a phone)."""
+    from emoalign import map_plots
+    rng = np.random.default_rng(0)
+    xy = np.vstack([rng.normal(0, 1, (200, 2)), rng.normal(0, 0.05, (12, 2))])
+    kinds = ["reference"] * 200 + ["yours"] * 4 + ["example"] * 6 + ["label"] * 2
+    names = [f"song {i}" for i in range(200)] + [f"a rather long name {i}" for i in range(12)]
+    places = map_plots.text_places(xy, names, kinds)
+    assert set(places) == set(range(200, 212))
+    assert places[200] == "top center"  # the first of your songs keeps the usual place
+    assert None in places.values()  # twelve names in one spot cannot all be written
+    fig = map_plots.song_map_figure(xy, names, kinds, ["calm"] * 212, names, "map")
+    written = [(x, y, text, where) for t in fig.data if t.text is not None
+               for x, y, text, where in zip(t.x, t.y, t.text, t.textposition) if text]
+    assert 2 <= len(written) < 12
+    lo, span = xy.min(axis=0), np.ptp(xy, axis=0)
+    boxes = []
+    for x, y, text, where in written:
+        px, py = (np.array([x, y]) - lo) / span * map_plots.MAP_PHONE_PX
+        w, h = len(text) * 0.55 * map_plots.TEXT_PX, map_plots.TEXT_PX * 1.3
+        box = {"top center": (px - w / 2, px + w / 2, py + 6, py + 6 + h),
+               "bottom center": (px - w / 2, px + w / 2, py - 6 - h, py - 6),
+               "middle right": (px + 8, px + 8 + w, py - h / 2, py + h / 2),
+               "middle left": (px - 8 - w, px - 8, py - h / 2, py + h / 2)}[where]
+        assert not any(map_plots._overlap(box, other) for other in boxes), text
+        boxes.append(box)
