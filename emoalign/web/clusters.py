@@ -30,7 +30,7 @@ WHAT_IS_A_CLUSTER = (
     "you see which MTG tag lines up with which GEMS or CAL500 word. Your words are stars, "
     "joined to their nearest label with its cosine. Theme and use tags (film, christmas) are "
     "left out unless you ask for them; then they are open diamonds. Find a label to list its "
-    "neighbours.")
+    "neighbours; click a neighbour to move to it.")
 
 
 def positions(pipe, labels: list[str]) -> dict[str, np.ndarray]:
@@ -106,6 +106,12 @@ def counts_text(lg, label_sets, words, estimate, show_alone, find, hit) -> str:
     return text
 
 
+def picked_label(evt: gr.SelectData) -> str:
+    """The label of the neighbours-table row the visitor clicked."""
+    row = evt.row_value or []
+    return str(row[0]) if row else gr.skip()
+
+
 def build(session: gr.State):
     """The clusters section; returns the event kwargs the app re-runs when the tab opens."""
     gr.Markdown(WHAT_IS_A_CLUSTER)
@@ -151,6 +157,11 @@ def build(session: gr.State):
                           neighbours_out])
     bind([cluster_btn.click, find_in.submit, alone_in.change, cluster_words_in.submit,
           themes_in.change, link_in.release], api_name="clusters", **event)
+    # clicking a neighbour (any cell of its row) finds it in turn: a walk along the graph
+    neighbours_out.select(picked_label, outputs=[find_in], queue=False,
+                          api_visibility="private").then(
+        local_errors(cluster_labels, 5), inputs=event["inputs"],
+        outputs=[*event["outputs"], cluster_error], api_visibility="private")
     bandwidth_in.release(lambda: False, outputs=[estimate_in], queue=False,
                          api_visibility="private").then(
         local_errors(cluster_labels, 5), inputs=event["inputs"],
