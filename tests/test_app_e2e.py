@@ -21,7 +21,6 @@ import soundfile as sf
 
 from app_server import launched_app
 from conftest import dataset_dir, labelled_folder
-from emoalign.projection import MIN_UMAP_POINTS
 
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import Client, handle_file  # noqa: E402
