@@ -350,9 +350,14 @@ def test_train_on_your_folder(client, tmp_path):
                        api_name="/train")
     status, curve, metrics = client.predict([], "labels", 0.0, 0.7736, 2, "segment", *folder,
                                             api_name="/train")
+    # 12 songs split 10/1/1: the result says that one song per split means little
+    assert status.startswith("**Too few songs to mean much** in your songs")
+    assert "validation: 1 song(s)" in status and "test: 1 song(s)" in status
     saved = Path(re.search(r"Saved \*\*(.+?\.safetensors)\*\*", status).group(1))
     card = json.loads(saved.with_suffix(".json").read_text())
     (dataset,) = card["datasets"]
+    # Stop with no job running leaves the finished job's result where it is
+    assert client.predict(api_name="/stop_training") != "No training job of yours is running."
     assert dataset.startswith("custom-") and saved.is_file()
     losses = next(t for t in figure(curve)["data"] if t["name"] == "loss")
     assert len(array(losses["x"])) == 2
