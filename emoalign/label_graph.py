@@ -18,7 +18,7 @@ import numpy as np
 from .clusters import LabelClusters, label_clusters
 from .labels import is_emotion, load_label_set, parse_words
 
-DEFAULT_LINK = 0.6  # cosine from which two labels of different vocabularies are joined
+DEFAULT_LINK = 0.55  # cosine from which two labels of different vocabularies are joined
 YOUR_WORDS = "your words"
 
 

@@ -136,7 +136,7 @@ def build(session: gr.State):
                                                    "labels instead (quantile 0.03)",
                                       info="moving the slider turns this off")
             themes_in = gr.Checkbox(False, label="Include theme and use tags (film, christmas)")
-            alone_in = gr.Checkbox(False, label="Show labels with no link")
+            alone_in = gr.Checkbox(True, label="Show labels with no link")
     cluster_btn = gr.Button("Cluster", variant="primary")
     cluster_error = error_box("cluster-error")
     cluster_counts = gr.Markdown(elem_id="cluster-counts")
