@@ -12,6 +12,7 @@ from html import escape
 import numpy as np
 import plotly.graph_objects as go
 
+from .map_plots import text_places
 from .plots import INK, _layout
 
 NAME_FONT = 12  # px, a cluster's name
@@ -63,6 +64,16 @@ def label_graph_figure(graph, pos: dict, shown: set[str], highlight: set[str] | 
                 mode="text", text=[f"{d['cosine']:.2f}" for *_, d in edges],
                 textfont=dict(size=11, color=INK), hoverinfo="skip", showlegend=False))
     big = set(highlight or ())
+    # written at their point: your words, the found label and its neighbours, and every label
+    # linked across vocabularies (the alignment the graph is about); where a name would overlap
+    # one already written it is left to the hover
+    linked = {n for a, b, d in graph.edges(data=True) if d["kind"] != "cluster" for n in (a, b)}
+    order = sorted(nodes, key=lambda n: (not graph.nodes[n]["yours"], n not in big))
+    kinds = ["yours" if graph.nodes[n]["yours"] or n in big else
+             "label" if n in linked else "reference" for n in order]
+    where = text_places(np.array([pos[n] for n in order], dtype=float).reshape(-1, 2), order,
+                        kinds) if order else {}
+    places = {n: where.get(i) for i, n in enumerate(order)}
     groups: dict[tuple[str, str], list[str]] = {}
     for node in nodes:
         data = graph.nodes[node]
@@ -72,14 +83,15 @@ def label_graph_figure(graph, pos: dict, shown: set[str], highlight: set[str] | 
     for (vocabulary, shape), members in groups.items():
         colour = vocabulary_colour(vocabulary)
         lit = [highlight is None or n in big for n in members]
-        written = [graph.nodes[n]["yours"] or n in big for n in members]
+        written = [places.get(n) is not None for n in members]
         fig.add_trace(go.Scatter(
             x=[pos[n][0] for n in members], y=[pos[n][1] for n in members],
             mode="markers+text", customdata=members,
             name=vocabulary + ("" if shape == "emotion" else f" ({shape} tags)"
                                if shape == "theme" else ""),
             text=[escape(n) if w else "" for n, w in zip(members, written)],
-            textposition="top center", textfont=dict(size=12, color=INK),
+            textposition=[places.get(n) or "top center" for n in members],
+            textfont=dict(size=12, color=INK),
             marker=dict(symbol=symbols[shape], color=colour,
                         size=[16 if n in big else (16 if shape == "yours" else 9)
                               for n in members],

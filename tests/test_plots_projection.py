@@ -101,6 +101,7 @@ def test_label_graph_figure_draws_nodes_edges_and_kinds():
     assert nodes["<b>angry</b>"].marker.symbol == "star"
     assert nodes["film"].marker.symbol == "diamond-open"  # a theme tag, drawn apart
     assert nodes["calm"].marker.symbol == "circle"
+    assert list(nodes["calmness"].text) == ["calmness"]  # linked across vocabularies: written
     assert nodes["calm"].marker.color != nodes["calmness"].marker.color  # by vocabulary
     # a multi-label cluster is named once, in words
     assert [a.text for a in fig.layout.annotations] == ["<b>calm / relaxing</b>"]

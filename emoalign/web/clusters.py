@@ -64,7 +64,7 @@ def cluster_labels(label_sets: list[str], words: str, bandwidth: float, estimate
     cross = sum(d["kind"] == "cross" for *_, d in graph.edges(data=True))
     figure = graph_plots.label_graph_figure(
         graph, graph_positions(graph, positions(pipe, list(graph))), shown, highlight,
-        title=f"{multi} clusters of more than one label, {cross} links across vocabularies")
+        title=f"{multi} clusters, {cross} links across vocabularies")
     table = pd.DataFrame([{"cluster": name, "size": len(group), "labels": "; ".join(group),
                            "vocabularies": "; ".join(dict.fromkeys(
                                v for label in group for v in graph.nodes[label]["vocabularies"]))}
@@ -119,7 +119,7 @@ def build(session: gr.State):
         sets_in = gr.CheckboxGroup(vocabulary_choices()[:-1], value=["mtg", "cal500"],
                                    label="Label sets", min_width=300)
         cluster_words_in = gr.Textbox("", label="Add your own words", lines=1, min_width=220)
-        find_in = gr.Textbox("", label="Find a word", lines=1, elem_id="cluster-find",
+        find_in = gr.Textbox("", label="Find a label", lines=1, elem_id="cluster-find",
                              info="highlights it and lists its neighbours", min_width=220)
     with gr.Row():
         with gr.Column(min_width=260):
