@@ -62,7 +62,7 @@ def build_app() -> gr.Blocks:
                 training, trained_path, use_btn = train.build(session)
         status = gr.Markdown(elem_id="status")
         model_event, adapter_in, model_error = model.build(session, status)
-        gr.Markdown("API: see *Use via API* at the bottom of the page, or the README.")
+        gr.Markdown("API: see *Use via API* at the bottom of the page, or docs/app.md.")
 
         refresh = dict(fn=song_choices, inputs=[session], outputs=[words_song, like_song],
                        api_visibility="private", queue=False)

@@ -31,18 +31,12 @@ NEW_WORDS = ("wistful, furious, serene, bittersweet, triumphant, eerie, playful,
              "hopeful, nervous, cosy, haunting")
 
 
-def make_song(seconds: float, path: Path) -> None:
-    from emoalign.audio import load_audio
-    from emoalign.datasets import data_root
-    clips = sorted((data_root() / "emotify" / "audio").glob("*.ogg"))[::37] or sorted(
-        (REPO / "assets" / "examples").glob("*.ogg"))
-    parts, total, sr = [], 0, 24000
-    for clip in clips * 10:
-        parts.append(load_audio(clip, sr))
-        total += len(parts[-1])
-        if total >= seconds * sr:
-            break
-    sf.write(path, np.concatenate(parts)[: int(seconds * sr)], sr, format="OGG", subtype="OPUS")
+def make_song(seconds: float, path: Path) -> str:
+    """Write the song as 24-kHz Ogg/Opus; returns what it is made of."""
+    from songs import joined_song
+    song, what = joined_song(seconds, 24000)
+    sf.write(path, song, 24000, format="OGG", subtype="OPUS")
+    return what
 
 
 def timed(function, repeat: int):
@@ -73,7 +67,7 @@ def main() -> None:
     load_s = time.perf_counter() - start
     with tempfile.TemporaryDirectory() as tmp:
         song_path = Path(args.song_out) if args.song_out else Path(tmp) / "song.ogg"
-        make_song(args.seconds, song_path)
+        what = make_song(args.seconds, song_path)
         rate = pipe.encoder.sample_rate
         decode_s, audio = timed(lambda: load_audio(song_path, rate), args.repeat)
         segments = split_segments(audio, rate)
@@ -91,7 +85,7 @@ def main() -> None:
         rescore_cached_s, _ = timed(lambda: pipe.score(song, NEW_WORDS), args.repeat)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"EmoAlign benchmark: {args.encoder}, {args.seconds:.0f}-s song ({len(segments)} "
-          f"segments), {args.threads} torch threads, {os.cpu_count()} CPUs, median of {args.repeat}")
+          f"segments, {what}), {args.threads} torch threads, {os.cpu_count()} CPUs, median of {args.repeat}")
     rows = [("load models (once)", load_s), ("decode + resample", decode_s),
             ("encode", encode_s), ("adapter", adapter_s), ("tonal features", tonal_s),
             ("analyze (all of the above)", analyze_s), ("score GEMS-9 (calibrated)", score_s),

@@ -3,7 +3,8 @@ and the hours 100k and 1M songs would take at that rate.
 
     python bench/bench_scale.py [--songs 12] [--actors 2] [--skip-ray]
 
-Indexes `--songs` real 4Q clips (about 30 s each, from $EMOALIGN_DATA or ../shared/data) into
+Indexes `--songs` real 4Q clips (about 30 s each, from $EMOALIGN_DATA or ../shared/data; the
+bundled examples otherwise, at most 6) into
 a fresh library with each engine. Model loading is not counted for the local engine (once per
 run); for Ray the actors' start-up is inside the time (it is part of every run), Ray's own
 cluster start is not. Clips are about 30 s: a 3-minute song costs about 5x more.
@@ -33,14 +34,12 @@ def main() -> None:
     parser.add_argument("--actors", type=int, default=2)
     parser.add_argument("--skip-ray", action="store_true")
     args = parser.parse_args()
-    from emoalign.datasets import data_root
     from emoalign.indexing import index_folder
     from emoalign.library import Library
     from emoalign.pipeline import EmotionPipeline, analysis_only
-    clips = sorted((data_root() / "4q" / "audio").glob("*.ogg"))[: args.songs]
-    if not clips:
-        sys.exit("no 4Q clips found (set EMOALIGN_DATA)")
-    print(f"{time.strftime('%Y-%m-%d')}: {len(clips)} 4Q clips")
+    from songs import clips as real_clips
+    clips, what = real_clips("4q", args.songs)
+    print(f"{time.strftime('%Y-%m-%d')}: {len(clips)} {what}")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "music"
         folder.mkdir()

@@ -8,7 +8,8 @@ beside ONNX Runtime's as `emoalign predict` and `index` run it (`pipeline.analys
 `--app-threads` keeps torch's threads as the app does). The peer is VibeNet
 (PyPI `vibenet`, ONNX, GPL-3): timed only when it is installed, never a dependency.
 
-Clips, built in a temporary folder from real audio ($EMOALIGN_DATA or ../shared/data):
+Clips, built in a temporary folder from real audio ($EMOALIGN_DATA or ../shared/data; the
+bundled examples stand in for a dataset that is not there, and the table says so):
   - piano-42s: 42-s excerpts of MemoMusic piano recordings, as FLAC;
   - 4q-30s: 4Q clips as they are (Ogg/Opus, 24 kHz);
   - song-180s.<fmt>: a 3-minute song of joined Emotify clips as 44.1-kHz stereo WAV, FLAC, MP3
@@ -54,43 +55,37 @@ def measure(function, repeat: int) -> tuple[float, float]:
     return statistics.median(cpu), statistics.median(wall)
 
 
-def make_clips(root: Path, n: int) -> dict[str, list[Path]]:
+def make_clips(root: Path, n: int, song_seconds: float = SONG_SECONDS) -> dict[str, list[Path]]:
     """{set name: [clip paths]} for the piano, 4Q and 3-minute-song sets."""
     from emoalign.audio import load_audio
-    from emoalign.datasets import data_root
+    from songs import clips, joined_song
 
-    data = data_root()
     sets: dict[str, list[Path]] = {}
-    piano = sorted((data / "memomusic" / "audio").glob("*.ogg"))[:n]
+    piano, what = clips("memomusic", n)
     for path in piano:
         audio = load_audio(path, 24000)[: PIANO_SECONDS * 24000]
         sf.write(root / f"{path.stem}_42s.flac", audio, 24000)
-    sets["piano-42s (flac 24k)"] = sorted(root.glob("*_42s.flac"))
-    sets["4q-30s (opus 24k)"] = sorted((data / "4q" / "audio").glob("*.ogg"))[:n]
-    emotify = sorted((data / "emotify" / "audio").glob("*.ogg"))[::37]
-    parts, total = [], 0
-    for clip in emotify:
-        parts.append(load_audio(clip, SONG_RATE))
-        total += len(parts[-1])
-        if total >= SONG_SECONDS * SONG_RATE:
-            break
-    song = np.concatenate(parts)[: SONG_SECONDS * SONG_RATE]
+    sets[f"piano-42s (flac 24k; {what})"] = sorted(root.glob("*_42s.flac"))
+    four_q, what = clips("4q", n)
+    sets[f"4q-30s ({what})"] = four_q
+    song, what = joined_song(song_seconds, SONG_RATE)
+    print(f"the {song_seconds:.0f}-s song is made of {what}")
     stereo = np.stack([song, np.roll(song, 441) * 0.9], axis=1)  # a slightly wider image
     wav = root / "song.wav"
     sf.write(wav, stereo, SONG_RATE)
-    sets["song-180s wav 44.1k stereo"] = [wav]
+    sets["song wav 44.1k stereo"] = [wav]
     sf.write(root / "song.flac", stereo, SONG_RATE)
-    sets["song-180s flac 44.1k stereo"] = [root / "song.flac"]
+    sets["song flac 44.1k stereo"] = [root / "song.flac"]
     opus = root / "song_opus.ogg"
     sf.write(opus, load_audio(wav, 24000), 24000, format="OGG", subtype="OPUS")
-    sets["song-180s opus 24k mono"] = [opus]
+    sets["song opus 24k mono"] = [opus]
     if shutil.which("ffmpeg"):
         for name, suffix, codec in [("mp3 192k 44.1k stereo", "mp3", ["-b:a", "192k"]),
                                     ("vorbis 44.1k stereo", "ogg", ["-c:a", "libvorbis"])]:
             out = root / f"song_{suffix}.{suffix}"
             subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(wav), *codec, str(out)],
                            check=True)
-            sets[f"song-180s {name}"] = [out]
+            sets[f"song {name}"] = [out]
     return sets
 
 
@@ -119,6 +114,8 @@ def stage_times(pipe, path: Path, repeat: int) -> dict[str, tuple[float, float]]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clips", type=int, default=4, help="clips per short-clip set")
+    parser.add_argument("--song-seconds", type=float, default=SONG_SECONDS,
+                        help="length of the joined song (the smoke test makes it short)")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--backend", default="auto", choices=("auto", "onnx", "torch"))
@@ -145,7 +142,7 @@ def main() -> None:
     print(f"{'clips':32s} {'n':>2s} {'ours cpu':>9s} {'ours wall':>9s} {'peer cpu':>9s} "
           f"{'peer wall':>9s} {'cpu ratio':>9s} {'wall ratio':>10s}")
     with tempfile.TemporaryDirectory() as tmp:
-        sets = make_clips(Path(tmp), args.clips)
+        sets = make_clips(Path(tmp), args.clips, args.song_seconds)
         for name, clips in sets.items():
             ours, theirs = [], []
             for clip in clips:
@@ -157,8 +154,9 @@ def main() -> None:
                 ratio = np.mean(ours, axis=0) / np.mean(theirs, axis=0)
                 row += f" {_pair(theirs)} {ratio[0]:9.2f} {ratio[1]:10.2f}"
             print(row, flush=True)
-        song = next(clips[0] for name, clips in sets.items() if name.startswith("song-180s opus"))
-        print(f"\nOur stages on the 3-minute Ogg/Opus song ({args.threads} threads):")
+        song = next(clips[0] for name, clips in sets.items() if name.startswith("song opus"))
+        print(f"\nOur stages on the {args.song_seconds:.0f}-s Ogg/Opus song "
+              f"({args.threads} threads):")
         for stage, (cpu, wall) in stage_times(pipe, song, args.repeat).items():
             print(f"  {stage:24s} cpu {cpu:6.3f} s  wall {wall:6.3f} s")
 

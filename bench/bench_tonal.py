@@ -3,7 +3,7 @@
     python bench/bench_tonal.py [--seconds 180] [--repeat 3]
 
 Builds a real 3-minute song by joining real Emotify clips (from $EMOALIGN_DATA or
-../shared/data), resamples it to 16 kHz, cuts it into 10-s segments and times
+../shared/data; the bundled examples otherwise), resamples it to 16 kHz, cuts it into 10-s segments and times
 TonalEncoder.encode (median of --repeat runs after one warm-up). Prints ms per segment.
 """
 
@@ -18,30 +18,13 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # one core, as the target says
 
-import numpy as np  # noqa: E402
-import soundfile as sf  # noqa: E402
-import soxr  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from emoalign.audio import split_segments  # noqa: E402
 from emoalign.tonal import TONAL_SAMPLE_RATE, TonalEncoder  # noqa: E402
-from emoalign.datasets import data_root  # noqa: E402
-
-
-def real_song(seconds: float, sr: int) -> np.ndarray:
-    clips = sorted((data_root() / "emotify" / "audio").glob("*.ogg"))
-    if not clips:
-        sys.exit(f"no Emotify clips under {data_root()}; set EMOALIGN_DATA")
-    parts, total = [], 0
-    for path in clips[::37]:  # spread over genres
-        audio, file_sr = sf.read(path, dtype="float32", always_2d=True)
-        parts.append(soxr.resample(audio.mean(1), file_sr, sr))
-        total += len(parts[-1])
-        if total >= seconds * sr:
-            break
-    return np.concatenate(parts)[: int(seconds * sr)]
+from songs import joined_song  # noqa: E402
 
 
 def main() -> None:
@@ -49,7 +32,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=180.0)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    segments = split_segments(real_song(args.seconds, TONAL_SAMPLE_RATE), TONAL_SAMPLE_RATE)
+    song, what = joined_song(args.seconds, TONAL_SAMPLE_RATE)
+    segments = split_segments(song, TONAL_SAMPLE_RATE)
     encoder = TonalEncoder()
     encoder.encode(segments[:2])  # warm-up
     times = []
@@ -58,7 +42,7 @@ def main() -> None:
         encoder.encode(segments)
         times.append(time.perf_counter() - start)
     total = statistics.median(times)
-    print(f"tonal features: {len(segments)} segments of 10 s ({args.seconds:.0f}-s song), "
+    print(f"tonal features: {len(segments)} segments of 10 s ({args.seconds:.0f}-s song of {what}), "
           f"{total * 1000:.0f} ms total, {total * 1000 / len(segments):.1f} ms per segment")
 
 

@@ -12,6 +12,9 @@ once.
 from __future__ import annotations
 
 import dataclasses
+import json
+from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
@@ -23,6 +26,22 @@ DATASET_TITLES = {"emotify": "Emotify", "4q": "4Q", "vgmidi": "VGMIDI",
                   "memomusic": "MemoMusic"}
 SOURCES = {"reference": "reference song", "example": "bundled example", "yours": "your song",
            "library": "your library"}
+# reference id -> {name, dataset, label, artist, title}: metadata strings from the datasets
+# (tools/reference_names.py); the reference songs' audio is not shipped
+NAMES_PATH = Path(__file__).resolve().parent.parent / "assets" / "reference" / "names.json"
+
+
+@lru_cache(maxsize=1)
+def reference_names(path: Path = NAMES_PATH) -> dict[str, dict]:
+    """The reference songs' readable names and metadata ({} when the file is absent)."""
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def reference_name(song_id: str, title: str) -> str:
+    """ "Charlie Poole - Bulldog Down in Sunny Tennessee (4Q, Q3 sad, low)"; without its
+    metadata, the dataset title and the id ("4Q MT0000004637")."""
+    entry = reference_names().get(str(song_id))
+    return entry["name"] if entry else f"{title} {str(song_id).split('/', 1)[-1]}"
 
 
 @dataclasses.dataclass
@@ -89,7 +108,7 @@ def reference_catalogue(reference, embeddings: np.ndarray, song_map: SongMap | N
     coordinates and valence/arousal from the stored map (PCA and no values without one)."""
     corpus = reference.corpus
     titles = [DATASET_TITLES.get(d, d) for d in corpus.datasets]
-    names = [f"{t} {i.split('/', 1)[-1]}" for t, i in zip(titles, corpus.ids)]
+    names = [reference_name(i, t) for t, i in zip(titles, corpus.ids)]
     quadrant = corpus.quadrant if corpus.quadrant is not None else np.zeros(len(corpus), int)
     known = [QUADRANT_WORDS.get(int(q), "unknown") for q in quadrant]
     if song_map is not None and len(song_map.xy) == len(corpus):

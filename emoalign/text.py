@@ -31,7 +31,8 @@ def default_text_model() -> str:
 class TextEncoder:
     """Embeds strings with all-MiniLM-L6-v2 (plain torch, minilm.py) or another
     sentence-transformers model. Embeddings are cached, least recently
-    used first out, at most `cache_size` of them (`CACHE_SIZE`)."""
+    used first out, at most `cache_size` of them (`CACHE_SIZE`; 0 turns the cache off, as
+    bench/bench_library.py times the model on every query)."""
 
     def __init__(self, model: str | None = None, device: str = "cpu",
                  cache_size: int = CACHE_SIZE):
@@ -45,7 +46,8 @@ class TextEncoder:
             self._encode = lambda texts: model.encode(texts, normalize_embeddings=True,
                                                       convert_to_numpy=True, batch_size=64)
         self.cache_size = cache_size
-        self._cache: BoundedCache[str, np.ndarray] = BoundedCache(cache_size)
+        self._cache: BoundedCache[str, np.ndarray] | None = (
+            BoundedCache(cache_size) if cache_size > 0 else None)
         self._lock = threading.Lock()  # the app calls from several worker threads
 
     def embed(self, texts: list[str] | str, described: bool = True) -> np.ndarray:
@@ -71,14 +73,16 @@ class TextEncoder:
     def _embed_plain(self, texts: list[str]) -> np.ndarray:
         with self._lock:  # one batch at a time through the model
             unique = list(dict.fromkeys(texts))
-            known = {t: v for t in unique if (v := self._cache.get(t)) is not None}
+            known = {} if self._cache is None else {
+                t: v for t in unique if (v := self._cache.get(t)) is not None}
             missing = [t for t in unique if t not in known]
             if missing:
                 with _one_thread(len(missing) <= FEW_TEXTS):
                     encoded = self._encode(missing).astype(np.float32)
                 for text, vector in zip(missing, encoded):
                     known[text] = vector
-                    self._cache.put(text, vector)
+                    if self._cache is not None:
+                        self._cache.put(text, vector)
             return np.stack([known[t] for t in texts])
 
 

@@ -95,7 +95,7 @@ def check_timeline_seeks(page) -> None:
     assert not requests, f"a timeline click reached the server: {requests}"
 
 
-def test_what_a_visitor_sees(app_url, browser, clip, tmp_path):
+def test_what_a_visitor_sees(app_url, browser, long_song, tmp_path):
     from playwright.sync_api import expect
 
     from emoalign.calibration import reference_path
@@ -113,9 +113,9 @@ def test_what_a_visitor_sees(app_url, browser, clip, tmp_path):
     assert plot_points(page, "map-plot") == n_reference + len(examples)
     # a real clip: the answer card names three emotions, the VA plane shows its point
     open_tab(page, TABS["song"])
-    page.locator("#song-audio input[type=file]").set_input_files(str(clip("062")))
+    page.locator("#song-audio input[type=file]").set_input_files(str(long_song))
     hero = page.locator("#hero-card")
-    expect(hero).to_contain_text("062.ogg", timeout=LONG)
+    expect(hero).to_contain_text(long_song.name, timeout=LONG)
     expect(hero.locator(".emo-feels b")).to_have_count(3)
     expect(hero.locator(".emo-fill")).to_have_count(9)  # GEMS-9
     expect(page.locator("#va-plane .scatterlayer .point").last).to_be_visible()
@@ -128,7 +128,7 @@ def test_what_a_visitor_sees(app_url, browser, clip, tmp_path):
     page.locator("#song-audio input[type=file]").set_input_files(str(bad))
     expect(page.locator("#song-error")).to_contain_text("readable", timeout=LONG)
     assert "/tmp" not in page.locator("#song-error").inner_text()
-    expect(hero).to_contain_text("062.ogg")
+    expect(hero).to_contain_text(long_song.name)
     assert page.locator(".toast-body.error").count() == 0
     assert page.locator("#hero .error, #timeline .error, #va-plane .error").count() == 0
     # a 30-s example fits the waveform: it spans the timeline's plot area (one time axis)

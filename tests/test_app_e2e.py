@@ -1,6 +1,7 @@
 """End to end: `python app.py` on localhost, driven through its API with gradio_client.
 
-Real clips from the shared data (skipped when absent), the real default encoder and adapter,
+Real music (the bundled examples and songs cut from them; the Train tab's datasets test needs
+Emotify and is skipped without it), the real default encoder and adapter,
 a real server process. Every main action is called by its api_name.
 """
 
@@ -19,8 +20,7 @@ import pytest
 import soundfile as sf
 
 from app_server import launched_app
-from conftest import labelled_folder
-from emoalign.projection import MIN_UMAP_POINTS
+from conftest import dataset_dir, labelled_folder
 
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import Client, handle_file  # noqa: E402
@@ -30,7 +30,7 @@ pytestmark = pytest.mark.slow
 CAP_SECONDS = 120  # the server runs with a short length cap so "too long" is cheap to test
 API_NAMES = {"/analyze", "/rescore", "/score_words", "/clusters", "/embedding_map", "/search",
              "/similar", "/set_model", "/train"}
-CALM, ROCK = "062", "150"  # Emotify: a classical piano piece, a rock track
+SONG = "calm-then-lively.ogg"  # conftest.long_song: 60 s, six segments
 TRAIN_TRACKS = {"train": 16, "validation": 4, "test": 4}  # the Train tab's small Emotify
 
 
@@ -121,9 +121,9 @@ def test_every_main_action_has_an_api_name(client):
     assert API_NAMES <= set(endpoints)
 
 
-def test_analyze_a_real_clip(client, clip):
-    hero, plane, timeline, scores, files, details = analyze(client, clip(CALM))
-    assert "062.ogg" in hero and "6 segment(s)" in hero
+def test_analyze_a_real_clip(client, long_song):
+    hero, plane, timeline, scores, files, details = analyze(client, long_song)
+    assert SONG in hero and "6 segment(s)" in hero
     rows = table(scores)
     assert len(rows) == 9  # GEMS-9, every emotion in the Details table
     values = [r["score"] for r in rows]
@@ -155,8 +155,8 @@ def test_analyze_a_real_clip(client, clip):
     assert array(heat["x"])[0] == 0 and array(heat["x"])[-1] == pytest.approx(60, abs=0.5)
 
 
-def test_rescore_needs_no_audio(client, clip):
-    analyze(client, clip(CALM))
+def test_rescore_needs_no_audio(client, long_song):
+    analyze(client, long_song)
     hero, _, _, scores, _, _ = client.predict("quadrants", 1, api_name="/rescore")
     rows = table(scores)
     assert len(rows) == 4 and all(r["emotion"].startswith("Q") for r in rows)
@@ -174,8 +174,8 @@ def test_analyze_a_bundled_example(client):
     assert len(table(scores)) == 9 and len(files) == 2
 
 
-def test_score_custom_words_and_explain_them(client, clip):
-    analyze(client, clip(CALM))
+def test_score_custom_words_and_explain_them(client, long_song):
+    analyze(client, long_song)
     bars, timeline, explained, notes = client.predict(
         "serene, furious\nxyzzy blorf, serene", None, 3, api_name="/score_words")
     rows = {r["word"]: r for r in table(explained)}
@@ -191,19 +191,19 @@ def test_score_custom_words_and_explain_them(client, clip):
     ("short", "at least 3 s"),
     ("silent", "silent"), ("long", "limit")])
 def test_bad_audio_gets_a_readable_error_and_the_server_keeps_serving(
-        client, bad_files, clip, name, message):
+        client, bad_files, long_song, name, message):
     with pytest.raises(AppError, match=message):
         analyze(client, bad_files[name])
-    summary, *_ = analyze(client, clip(CALM))
-    assert "062.ogg" in summary
+    summary, *_ = analyze(client, long_song)
+    assert SONG in summary
 
 
 @pytest.mark.parametrize("words, message", [
     ("", "at least one emotion word"), (" ,;\n ", "at least one emotion word"),
     ("\U0001F622, \u2603, \u200b", "at least one emotion word"),
     (", ".join(f"word{i}" for i in range(500)), "too many")])
-def test_bad_word_lists_get_a_readable_error(client, clip, words, message):
-    analyze(client, clip(CALM))
+def test_bad_word_lists_get_a_readable_error(client, long_song, words, message):
+    analyze(client, long_song)
     with pytest.raises(AppError, match=message):
         client.predict(words, None, 3, api_name="/score_words")
     *_, notes = client.predict("Gl\u00fcck, \uff53\uff41\uff44", None, 3,
@@ -211,10 +211,10 @@ def test_bad_word_lists_get_a_readable_error(client, clip, words, message):
     assert "**2** word(s)" in notes
 
 
-def test_odd_unicode_file_name(client, clip, tmp_path):
+def test_odd_unicode_file_name(client, long_song, tmp_path):
     odd = tmp_path / ("Sigur Ros \u2013 Hopp\u00edpolla \U0001F3B5 "
                       "\u0645\u0648\u0633\u064a\u0642\u0649.ogg")
-    shutil.copy(clip(CALM), odd)
+    shutil.copy(long_song, odd)
     summary, _, _, _, files, _ = analyze(client, odd)
     assert "Hopp\u00edpolla" in summary
     assert all(Path(f).is_file() for f in files)
@@ -225,40 +225,60 @@ def test_words_before_any_song(client):
         client.predict("calm", None, 3, api_name="/score_words")
 
 
-def test_label_clusters(client):
-    graph, clusters, counts, bandwidth = client.predict(
-        ["mtg", "cal500"], "wistful", 0.7736, False, True, "", api_name="/clusters")
+def test_label_graph(client):
+    """The Clusters tab's graph: labels as nodes, theme tags left out unless asked for, a typed
+    word joined to its nearest label with its cosine, a found label's neighbours listed, and
+    typed text never rendered as markup."""
+    graph, clusters, counts, bandwidth, _ = client.predict(
+        ["mtg", "cal500"], "furious", 0.7736, False, True, "", 0.6, False, api_name="/clusters")
     rows = table(clusters)
     n_labels = sum(r["size"] for r in rows)
     assert f"**{n_labels}** distinct labels" in counts and f"**{len(rows)}** clusters" in counts
     assert bandwidth == pytest.approx(0.7736)
-    assert any("wistful" in r["labels"].split("; ") for r in rows)
+    labels = {label for r in rows for label in r["labels"].split("; ")}
+    assert "furious" in labels and not {"film", "movie", "christmas", "holiday"} & labels
+    assert re.search(r"\*furious\* joins \*[^*]+\* \(cosine 0\.\d\d", counts)
     # each cluster is named in words: its most central label first (the table lists it first)
     assert all(r["cluster"].startswith(r["labels"].split("; ")[0].split(",")[0]) for r in rows)
 
     def nodes(graph) -> dict[str, tuple[float, float]]:
-        return {name: (float(x), float(y)) for t in figure(graph)["data"]
+        return {name: (float(x), float(y)) for t in figure(graph)["data"] if t.get("customdata")
                 for name, x, y in zip(t["customdata"], array(t["x"]), array(t["y"]))}
 
     everything = nodes(graph)
-    assert len(everything) == n_labels  # singletons shown on request
-    # by default labels alone in their cluster are hidden (your words stay), and a word is found
-    graph, *_ = client.predict(["mtg", "cal500"], "wistful, serene", 0.7736, False, False, "calm",
-                               api_name="/clusters")
+    assert len(everything) == n_labels  # labels with no link shown on request
+    traces = {t.get("name") for t in figure(graph)["data"]}
+    assert {"same cluster", "your word -> nearest label", "your words"} <= traces
+    # by default labels with no link are hidden (your words stay); built-in labels keep places
+    graph, *_ = client.predict(["mtg", "cal500"], "furious, serene", 0.7736, False, False, "",
+                               0.6, False, api_name="/clusters")
     shown = nodes(graph)
-    multi = sum(r["size"] for r in rows if r["size"] > 1)
-    assert multi <= len(shown) < n_labels and "wistful" in shown
-    # built-in labels keep their places when words are added
+    assert "furious" in shown and len(shown) < n_labels + 1
     assert all(shown[label] == pytest.approx(everything[label]) for label in shown
-               if label in everything and label not in ("wistful", "serene"))
-    sizes = [m for t in figure(graph)["data"] for m in t["marker"]["size"]]
-    assert max(sizes) > min(sizes)  # 'calm' and its cluster drawn larger
+               if label in everything and label not in ("furious", "serene"))
+    # theme tags on request, drawn as their own kind
+    _, clusters, *_ = client.predict(["mtg"], "", 0.7736, False, True, "", 0.6, True,
+                                     api_name="/clusters")
+    assert "film" in {label for r in table(clusters) for label in r["labels"].split("; ")}
+    # finding a label lists its neighbours with cosines and vocabularies
+    graph, _, counts, _, neighbours = client.predict(
+        ["mtg", "cal500", "gems"], "", 0.7736, False, False, "sad", 0.5, False,
+        api_name="/clusters")
+    near = table(neighbours)
+    assert near and all(-1 <= r["cosine"] <= 1 and r["vocabularies"] for r in near)
+    assert [r["cosine"] for r in near] == sorted((r["cosine"] for r in near), reverse=True)
+    sizes = [m for t in figure(graph)["data"] if t.get("customdata") for m in t["marker"]["size"]]
+    assert max(sizes) > min(sizes)  # 'sad' and its neighbours drawn larger
+    *_, counts, _, _ = client.predict(["gems"], "", 0.7736, False, False, "*x* <b>y</b>", 0.6,
+                                      False, api_name="/clusters")
+    assert "<b>" not in counts and "\\*x\\*" in counts and "Not among the labels" in counts
     # the paper's estimate instead of the slider
-    *_, estimated = client.predict(["gems"], "", 0.5, True, api_name="/clusters")
+    *_, estimated, _ = client.predict(["gems"], "", 0.5, True, False, "", 0.6, False,
+                                      api_name="/clusters")
     assert estimated != pytest.approx(0.5)
 
 
-def test_map_search_and_similar_start_from_the_reference(client, clip):
+def test_map_search_and_similar_start_from_the_reference(client, long_song, calm_copy):
     from app import EXAMPLES
     from emoalign.calibration import reference_path
     from emoalign.reference import load_reference_once
@@ -267,32 +287,32 @@ def test_map_search_and_similar_start_from_the_reference(client, clip):
     plot, info = client.predict("gems", "valence", False, api_name="/embedding_map")
     points = sum(len(array(t["x"])) for t in figure(plot)["data"])
     assert points == n_reference + len(EXAMPLES) and "0 yours" in info  # before any upload
-    analyze(client, clip(CALM))
-    analyze(client, clip(ROCK))
+    analyze(client, calm_copy)
+    analyze(client, long_song)
     plot, info = client.predict("gems", "predicted emotion", True, api_name="/embedding_map")
     points = sum(len(array(t["x"])) for t in figure(plot)["data"])
     assert points == n_reference + len(EXAMPLES) + 2 + 9  # + our two songs, the GEMS words
     assert "2 yours" in info
     stars = [t for t in figure(plot)["data"] if t["marker"].get("symbol") == "star"]
-    assert sorted(n for t in stars for n in t["text"]) == ["062.ogg", "150.ogg"]
+    assert sorted(n for t in stars for n in t["text"]) == sorted([calm_copy.name, SONG])
     ranked = table(client.predict("calm, peaceful", api_name="/search"))
     names = [r["song"] for r in ranked]
-    assert {"062.ogg", "150.ogg"} <= set(names) and len(names) <= 22  # yours always listed
+    assert {calm_copy.name, SONG} <= set(names) and len(names) <= 22  # yours always listed
     assert [r["rank"] for r in ranked] == sorted(r["rank"] for r in ranked)
     assert any(r["source"].startswith("reference") for r in ranked)
-    similar = table(client.predict("062.ogg", api_name="/similar"))
+    similar = table(client.predict(calm_copy.name, api_name="/similar"))
     others = [r["song"] for r in similar]
-    assert "062.ogg" not in others and "150.ogg" in others
-    assert similar[0]["song"] == "Emotify 62"  # the same clip, in the reference corpus
+    assert calm_copy.name not in others and SONG in others
+    assert similar[0]["song"] == "Offshore"  # the same music: the bundled example it copies
 
 
-def test_set_model_keeps_songs_and_reports_missing_weights(client, clip):
-    analyze(client, clip(CALM))
+def test_set_model_keeps_songs_and_reports_missing_weights(client, long_song):
+    analyze(client, long_song)
     adapter = os.environ.get("EMOALIGN_ADAPTER", "musicnn-default")
     status = client.predict("musicnn", adapter, api_name="/set_model")
     assert Path(adapter).stem in status and "ready" in status
-    *_, notes = client.predict("calm", "062.ogg", 3, api_name="/score_words")
-    assert "062.ogg" in notes  # the library survived the switch
+    *_, notes = client.predict("calm", SONG, 3, api_name="/score_words")
+    assert SONG in notes  # the library survived the switch
     try:  # MERT is offered; without its weights the user is told how to get them
         status = client.predict("mert-v1-95m", "", api_name="/set_model")
     except AppError as error:
@@ -301,9 +321,9 @@ def test_set_model_keeps_songs_and_reports_missing_weights(client, clip):
         assert "mert-v1-95m" in status and "removed" in status  # musicnn songs cannot carry over
 
 
-def test_train_evaluate_and_switch_to_the_new_adapter(client, clip, small_data):
+def test_train_evaluate_and_switch_to_the_new_adapter(client, long_song, small_data):
     if small_data is None:
-        pytest.skip("the Train tab needs the shared data (EMOALIGN_DATA)")
+        dataset_dir("emotify", "trains on the dataset as the Train tab lists it")
     status, curve, metrics = client.predict(
         ["emotify"], "labels", 1.0, 0.7736, 2, "segment", api_name="/train")
     saved = Path(re.search(r"Saved \*\*(.+?\.safetensors)\*\*", status).group(1))
@@ -318,24 +338,26 @@ def test_train_evaluate_and_switch_to_the_new_adapter(client, clip, small_data):
     assert row["f1_song_vote"] == round(card["metrics"]["emotify/test/gems"]["f1_song_vote"], 4)
     status = client.predict("musicnn", str(saved), api_name="/set_model")
     assert saved.stem in status
-    summary, *_ = analyze(client, clip(CALM))
-    assert "062.ogg" in summary
+    summary, *_ = analyze(client, long_song)
+    assert SONG in summary
 
 
 def test_train_on_your_folder(client, tmp_path):
-    from emoalign.datasets import data_root
-    if not (data_root() / "emotify" / "tracks.csv").is_file():
-        pytest.skip("the folder is built from the shared Emotify clips (EMOALIGN_DATA)")
-    audio, labels_csv = labelled_folder(tmp_path, data_root(), 12)
+    audio, labels_csv = labelled_folder(tmp_path, 12)
     folder = [str(audio), handle_file(str(labels_csv)), "path", "emotions", "|", "split"]
     with pytest.raises(AppError, match="no column 'moods'"):
         client.predict([], "labels", 0.0, 0.7736, 2, "segment", *folder[:3], "moods", "|", "",
                        api_name="/train")
     status, curve, metrics = client.predict([], "labels", 0.0, 0.7736, 2, "segment", *folder,
                                             api_name="/train")
+    # 12 songs split 10/1/1: the result says that one song per split means little
+    assert status.startswith("**Too few songs to mean much** in your songs")
+    assert "validation: 1 song(s)" in status and "test: 1 song(s)" in status
     saved = Path(re.search(r"Saved \*\*(.+?\.safetensors)\*\*", status).group(1))
     card = json.loads(saved.with_suffix(".json").read_text())
     (dataset,) = card["datasets"]
+    # Stop with no job running leaves the finished job's result where it is
+    assert client.predict(api_name="/stop_training") != "No training job of yours is running."
     assert dataset.startswith("custom-") and saved.is_file()
     losses = next(t for t in figure(curve)["data"] if t["name"] == "loss")
     assert len(array(losses["x"])) == 2

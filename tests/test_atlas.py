@@ -3,6 +3,8 @@ the app's answer card: real shipped assets (reference corpus, stored map), no se
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -53,7 +55,7 @@ def test_catalogue_search_similar_and_extend(reference):
                                     load_song_map("musicnn"))
     n = len(catalogue)
     assert n == len(reference.corpus) == catalogue.n_anchor
-    assert catalogue.names[0].startswith("Emotify ")
+    assert catalogue.names[0].startswith("Emotify classical track 001 (listeners: ")
     row = 5
     assert catalogue.similar(row, 3)[0][0] != row
     grown = catalogue.extend(["mine.ogg"], catalogue.embeddings[row][None], ["yours"],
@@ -90,3 +92,20 @@ def test_shipped_examples_have_current_analyses():
     examples = load_examples()
     missing = [e.path.name for e in examples if file_digest(e.path) not in stored]
     assert not missing, f"run python -m emoalign.examples (stale: {missing})"
+
+
+def test_every_reference_song_has_a_readable_name(reference):
+    """Names from the datasets' metadata (assets/reference/names.json): dataset, known label,
+    and artist and title where the dataset gives them; one name per song."""
+    catalogue = reference_catalogue(reference, reference.corpus.song_embeddings,
+                                    load_song_map("musicnn"))
+    names = dict(zip(map(str, reference.corpus.ids), catalogue.names))
+    assert len(set(names.values())) == len(names)  # no two songs share a name
+    assert names["4q/MT0000004637"] == (
+        "Charlie Poole - Bulldog Down in Sunny Tennessee (4Q, Q3 sad, low)")
+    assert names["vgmidi@musescore/8000"].startswith(
+        "Lurking In The Darkness - Final Fantasy VII (VGMIDI piano, MuseScore render, Q")
+    assert all(re.search(r"\((4Q|VGMIDI|MemoMusic|Emotify|listeners)", n) or
+               n.startswith("Emotify") for n in names.values())
+    assert not any(re.fullmatch(r"(4Q|Emotify|VGMIDI|MemoMusic) \S+", n) for n in names.values())
+

@@ -172,9 +172,11 @@ def test_corpus_re_embedded_under_another_adapter(pipeline):
         np.testing.assert_allclose(same.song_embeddings, corpus.song_embeddings, atol=2e-3)
 
 
-def test_corpus_from_partial_caches_skips_uncached_tracks(data_dir, tmp_path, capsys):
+def test_corpus_from_partial_caches_skips_uncached_tracks(tmp_path, capsys):
     """While an extraction runs, a cache holds only some tracks: they are skipped and
     counted with skip_uncached, and name the missing track otherwise."""
+    from conftest import dataset_dir
+    dataset_dir("emotify", "the corpus is built from its track list")
     from emoalign.datasets import load_tracks
     from emoalign.features import FeatureSet, feature_path, save_features
 

@@ -12,14 +12,14 @@ def run_cli(*args):
                           capture_output=True, text=True, timeout=600)
 
 
-def test_predict_json_follows_the_output_contract(clip):
-    result = run_cli("predict", str(clip("150")), "--words", "wistful, furious, serene", "--json",
+def test_predict_json_follows_the_output_contract(long_song):
+    result = run_cli("predict", str(long_song), "--words", "wistful, furious, serene", "--json",
                      "--top-k", "2", "--segments")
     assert result.returncode == 0, result.stderr[-2000:]
     data = json.loads(result.stdout)
     assert {"file", "duration_s", "valence", "arousal", "quadrant", "calibrated", "ranking",
             "notices", "segments", "music"} == set(data)
-    assert data["file"] == "150.ogg" and abs(data["duration_s"] - 60) < 1
+    assert data["file"] == long_song.name and abs(data["duration_s"] - 60) < 1
     assert data["calibrated"] is True  # the shipped reference corpus
     assert -1 <= data["valence"] <= 1 and -1 <= data["arousal"] <= 1
     assert data["quadrant"]["number"] in (0, 1, 2, 3, 4) and data["quadrant"]["words"]
@@ -30,12 +30,12 @@ def test_predict_json_follows_the_output_contract(clip):
                for r in ranking)
     assert len(data["segments"]) == 6  # a 60-s clip
     assert all(len(s["top"]) == 2 and -1 <= s["valence"] <= 1 for s in data["segments"])
-    plain = json.loads(run_cli("predict", str(clip("150")), "--json").stdout)
+    plain = json.loads(run_cli("predict", str(long_song), "--json").stdout)
     assert "segments" not in plain and len(plain["ranking"]) == 26  # plain mood words by default
 
 
-def test_predict_table_and_errors(clip, tmp_path):
-    result = run_cli("predict", str(clip("150")), "--labels", "quadrants", "--segments")
+def test_predict_table_and_errors(long_song, tmp_path):
+    result = run_cli("predict", str(long_song), "--labels", "quadrants", "--segments")
     assert result.returncode == 0, result.stderr[-2000:]
     out = result.stdout
     assert "happy, energetic" in out and "% of the reference songs" in out

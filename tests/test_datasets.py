@@ -7,10 +7,13 @@ import pytest
 
 from emoalign.datasets import (DATASETS, ground_truth, load_tracks, segment_valence_arousal,
                                valence_arousal)
+from conftest import dataset_dir
 from emoalign.training import SongSet
 
 
-def test_piano_sets_carry_valence_arousal(data_dir):
+def test_piano_sets_carry_valence_arousal():
+    dataset_dir("memomusic", "reads its valence/arousal labels")
+    data_dir = dataset_dir("vgmidi", "reads its valence/arousal labels")
     vg = load_tracks("vgmidi@fluidr3", data_dir)
     memo = load_tracks("memomusic@audio", data_dir)
     assert len(vg.ids) == 200 and len(memo.ids) == 61
@@ -27,7 +30,9 @@ def test_piano_sets_carry_valence_arousal(data_dir):
     assert DATASETS["vgmidi@musescore"].collection == "vgmidi"
 
 
-def test_4q_quadrants_and_emotify_from_votes(data_dir):
+def test_4q_quadrants_and_emotify_from_votes():
+    dataset_dir("emotify", "reads its listeners' votes")
+    data_dir = dataset_dir("4q", "reads its quadrant labels")
     q = load_tracks("4q", data_dir)
     va = valence_arousal(q)
     quadrant = np.array([int(r["Quadrant"][1]) for r in q.rows])
@@ -41,7 +46,8 @@ def test_4q_quadrants_and_emotify_from_votes(data_dir):
     assert va[sad > 0.3, 0].mean() < va[:, 0].mean() < va[joy > 0.3, 0].mean()
 
 
-def test_vgmidi_segments_follow_their_measures(data_dir):
+def test_vgmidi_segments_follow_their_measures():
+    data_dir = dataset_dir("vgmidi", "reads its measure labels")
     vg = load_tracks("vgmidi@fluidr3", data_dir)
     i = next(i for i, r in enumerate(vg.rows) if r["timing_ok"] and r["label_end_s"] > 40)
     segments = segment_valence_arousal(vg, i, np.array([0.0, 10.0, 20.0, 30.0]))
@@ -60,7 +66,10 @@ def test_balanced_sampling_gives_collections_equal_shares():
     assert songs.sampling_weights(False) is None
 
 
-def test_dataset_titles_are_plain_words_with_real_counts(data_dir):
+def test_dataset_titles_are_plain_words_with_real_counts():
+    for name in ("emotify", "4q", "memomusic"):
+        dataset_dir(name, "the titles count its clips")
+    data_dir = dataset_dir("vgmidi", "the titles count its pieces")
     from emoalign.datasets import dataset_title
     # counts as the data README states them: 400 Emotify clips, 900 4Q clips, 61 MemoMusic
     # recordings, 200 VGMIDI pieces (counted from the data, whether rendered yet or not)

@@ -1,4 +1,5 @@
-"""The Explore tab over an indexed library: a real library (two real clips indexed with the
+"""The Explore tab over an indexed library: a real library (two real songs, from the bundled
+examples, indexed with the
 real pipeline into a real SQLite file) joins the map, search and similar when the app is not
 public, under paths relative to the indexed folder; in public mode it is never read."""
 
@@ -8,11 +9,13 @@ import pytest
 
 gr = pytest.importorskip("gradio")
 
-CLIPS = ("062", "305")
+from conftest import LIVELY_SONG
+
+CLIPS = ("offshore-copy.flac", LIVELY_SONG.name)  # conftest.calm_copy and a bundled example
 
 
 @pytest.fixture(scope="module")
-def library_file(tmp_path_factory, clip):
+def library_file(tmp_path_factory, calm_copy):
     from emoalign.indexing import index_folder
     from emoalign.library import Library
     from emoalign.web.config import MODELS
@@ -20,8 +23,8 @@ def library_file(tmp_path_factory, clip):
 
     root = tmp_path_factory.mktemp("library")
     (root / "music" / "mine").mkdir(parents=True)
-    for track in CLIPS:
-        (root / "music" / "mine" / f"{track}.ogg").symlink_to(clip(track))
+    for name, song in zip(CLIPS, (calm_copy, LIVELY_SONG)):
+        (root / "music" / "mine" / name).symlink_to(song)
     path = root / "library.db"
     with Library(path) as library:  # the app's own default model, so the spaces match
         report = index_folder(root / "music", library, MODELS.get(ModelChoice()),
@@ -40,26 +43,26 @@ def explore(monkeypatch, library_file):
     return explore
 
 
-def test_the_library_joins_map_search_and_similar(explore, clip):
+def test_the_library_joins_map_search_and_similar(explore, calm_copy):
     from emoalign.session import Entry, Session
     from emoalign.web.config import ANALYSES
 
     session = Session()
     catalogue = explore.browsable(session)
     rows = [i for i, s in enumerate(catalogue.sources) if s == "library"]
-    assert sorted(catalogue.names[i] for i in rows) == [f"mine/{t}.ogg" for t in CLIPS]
+    assert sorted(catalogue.names[i] for i in rows) == sorted(f"mine/{name}" for name in CLIPS)
     assert all(-1 <= catalogue.valence[i] <= 1 and -1 <= catalogue.arousal[i] <= 1
                for i in rows)
     base = len(explore.catalogue_for(session))
     figure, info = explore.embedding_map("gems", "valence", False, session)
     assert sum(len(trace.x) for trace in figure.data) == base + len(CLIPS)
     assert f"{len(CLIPS)} from your library" in info
-    # the same clip analysed in the session: its library copy (and the reference corpus's,
-    # Emotify holds it too) are the most similar songs
-    song, digest = ANALYSES.analyse(session.model, clip("062"), "062.ogg")
+    # the same song analysed in the session: its library copy (and the bundled example it was
+    # made from) are the most similar songs
+    song, digest = ANALYSES.analyse(session.model, calm_copy, CLIPS[0])
     session = session.with_song(Entry(song, digest, "yours"))
-    similar = explore.similar_songs("062.ogg", session).head(2)
-    mine = similar[similar["song"] == "mine/062.ogg"]
+    similar = explore.similar_songs(CLIPS[0], session).head(2)
+    mine = similar[similar["song"] == f"mine/{CLIPS[0]}"]
     assert len(mine) == 1 and mine.iloc[0]["source"] == "your library"
     assert mine.iloc[0]["score"] > 0.999
     assert not any("/tmp" in str(name) for name in similar["song"])  # relative paths only
@@ -75,11 +78,11 @@ def test_public_mode_never_reads_the_library(explore, monkeypatch):
 
 
 def test_similar_can_start_from_a_library_song(explore):
-    """A library path typed into 'Songs like this' needs no song in the session: the same clip
-    in the reference corpus (Emotify holds it) comes first, the song itself is left out."""
+    """A library path typed into 'Songs like this' needs no song in the session: the same music
+    among the bundled examples comes first, the song itself is left out."""
     from emoalign.session import NoSong, Session
-    similar = explore.similar_songs("mine/062.ogg", Session())
-    assert "mine/062.ogg" not in set(similar["song"])
-    assert similar.iloc[0]["song"] == "Emotify 62" and similar.iloc[0]["score"] > 0.99
+    similar = explore.similar_songs(f"mine/{CLIPS[0]}", Session())
+    assert f"mine/{CLIPS[0]}" not in set(similar["song"])
+    assert similar.iloc[0]["song"] == "Offshore" and similar.iloc[0]["score"] > 0.99
     with pytest.raises(NoSong):
         explore.similar_songs("mine/nothing.ogg", Session())

@@ -23,9 +23,11 @@ def test_builtin_label_sets_have_their_published_sizes():
         load_label_set("nope")
 
 
-def test_allmusic_set_matches_the_4q_metadata(data_dir):
+def test_allmusic_set_matches_the_4q_metadata():
     import csv
     from collections import Counter
+    from conftest import dataset_dir
+    data_dir = dataset_dir("4q", "the AllMusic label set is built from its mood tags")
     with open(data_dir / "4q" / "metadata.csv") as f:
         counts = Counter(t.strip().lower() for r in csv.DictReader(f)
                          for t in set(r["MoodsStrSplit"].split(";")) if t.strip())

@@ -1,5 +1,6 @@
 """The persistent library: store, indexing, and the index/search/similar/export commands, on
-real clips of ../shared/data, the real models and a real SQLite file."""
+real songs (the bundled examples written again: 30 s each), the real models and a real SQLite
+file."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import REPO
+from conftest import REPO, example_clips
 from emoalign import cli
 from emoalign.indexing import index_folder, scored_labels
 from emoalign.library import SCHEMA_VERSION, Library, LibraryError, SongRow
@@ -29,9 +30,10 @@ def run_cli(*args, timeout=600):
                           capture_output=True, text=True, timeout=timeout)
 
 
-def short_clips(data_dir: Path, n: int) -> list[Path]:
-    """`n` real 4Q clips of about 30 s."""
-    return sorted((data_dir / "4q" / "audio").glob("*.ogg"))[:n]
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory) -> list[Path]:
+    """Six real songs of 30 s (the bundled examples, written again)."""
+    return [path for path, _ in example_clips(tmp_path_factory.mktemp("clips"), 6)]
 
 
 def folder_of(root: Path, clips: list[Path]) -> Path:
@@ -42,12 +44,12 @@ def folder_of(root: Path, clips: list[Path]) -> Path:
 
 
 @pytest.fixture(scope="module")
-def indexed(tmp_path_factory, data_dir, pipeline):
+def indexed(tmp_path_factory, clips, pipeline):
     """A folder of 3 real clips, a duplicate of one (in a subfolder), a damaged file and a
     text file, indexed once into a library."""
-    root = folder_of(tmp_path_factory.mktemp("music"), short_clips(data_dir, 3))
+    root = folder_of(tmp_path_factory.mktemp("music"), clips[:3])
     (root / "copies").mkdir()
-    (root / "copies" / "again.ogg").write_bytes((root / short_clips(data_dir, 1)[0].name).read_bytes())
+    (root / "copies" / "again.ogg").write_bytes((root / clips[0].name).read_bytes())
     (root / "broken.wav").write_bytes(b"RIFF\x00\x10\x00\x00WAVEfmt " + b"\x07" * 4000)
     (root / "notes.txt").write_text("not audio")
     library = Library(root.parent / f"{root.name}.db")
@@ -55,13 +57,13 @@ def indexed(tmp_path_factory, data_dir, pipeline):
     return root, library, report
 
 
-def test_index_writes_each_song_once_with_every_column(indexed, pipeline, data_dir):
+def test_index_writes_each_song_once_with_every_column(indexed, pipeline, clips):
     root, library, report = indexed
     assert (report.found, report.added, report.duplicates, len(report.failed)) == (5, 3, 1, 1)
     songs = library.songs()
     assert len(songs) == 3 and len({s.hash for s in songs}) == 3
-    first = next(s for s in songs if s.path == short_clips(data_dir, 1)[0].name)
-    assert sorted(first.paths) == sorted([first.path, "copies/again.ogg"])  # duplicate: one song, both paths
+    first = next(s for s in songs if clips[0].name in s.paths)
+    assert sorted(first.paths) == sorted([clips[0].name, "copies/again.ogg"])  # duplicate: one song, both paths
     labels = scored_labels()
     assert library.score_labels == labels
     answer = pipeline.predict(root / first.path, labels)
@@ -93,7 +95,7 @@ def test_rerun_is_idempotent(indexed, pipeline):
     assert [(s.id, s.hash, s.embedding.tobytes()) for s in library.songs()] == before
 
 
-def test_search_similar_and_export(indexed, capsys, data_dir):
+def test_search_similar_and_export(indexed, capsys, clips):
     root, library, _ = indexed
     db = str(library.path)
     assert cli.main(["search", "calm, peaceful", "--db", db, "--json"]) == 0
@@ -102,7 +104,7 @@ def test_search_similar_and_export(indexed, capsys, data_dir):
     assert [h["score"] for h in hits] == sorted((h["score"] for h in hits), reverse=True)
     assert all(h["source"] == "library" and 0 <= h["score"] <= 1 for h in hits)
 
-    name = short_clips(data_dir, 1)[0].name
+    name = clips[0].name
     assert cli.main(["similar", name, "--db", db, "--json", "--top", "5"]) == 0
     similar = [json.loads(line)["song"] for line in capsys.readouterr().out.splitlines()]
     assert len(similar) == 2 and name not in similar  # the song itself is left out
@@ -157,8 +159,8 @@ def test_search_by_words_agrees_with_predict(capsys):
     assert [h["score"] for h in hits] == [round(float(v), 4) for v in np.sort(scores)[::-1][:10]]
 
 
-def test_bad_library_paths_get_a_clear_error(tmp_path, data_dir):
-    folder = folder_of(tmp_path / "music", short_clips(data_dir, 1))
+def test_bad_library_paths_get_a_clear_error(tmp_path, clips):
+    folder = folder_of(tmp_path / "music", clips[:1])
     if os.geteuid() == 0:  # root writes through permission bits; /proc refuses everyone
         unwritable = "/proc/emoalign/library.db"
     else:
@@ -256,10 +258,10 @@ def test_song_index_ranks_by_cosine():
 
 
 @pytest.mark.slow
-def test_index_resumes_after_kill_9(tmp_path, data_dir):
+def test_index_resumes_after_kill_9(tmp_path, clips):
     """A real `emoalign index` killed with SIGKILL after its first row: the rerun adds only
     what is missing; every song is there once, with every column."""
-    folder = folder_of(tmp_path / "music", short_clips(data_dir, 6))
+    folder = folder_of(tmp_path / "music", clips[:6])
     db = tmp_path / "lib.db"
     command = [sys.executable, "-m", "emoalign.cli", "index", str(folder), "--db", str(db), "--quiet"]
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -277,7 +279,7 @@ def test_index_resumes_after_kill_9(tmp_path, data_dir):
     assert f"{killed_at} already in the library" in result.stderr
     with Library(db) as library:
         songs = library.songs()
-        assert sorted(s.path for s in songs) == sorted(c.name for c in short_clips(data_dir, 6))
+        assert sorted(s.path for s in songs) == sorted(c.name for c in clips[:6])
         assert len({s.hash for s in songs}) == 6 and not library.errors()
         assert all(s.scores is not None and s.segment_va is not None and s.valence is not None
                    for s in songs)
@@ -293,8 +295,8 @@ def _rows(db: Path) -> int:
 
 
 @pytest.mark.slow
-def test_predict_several_files_one_json_line_each(data_dir, tmp_path):
-    a, b = short_clips(data_dir, 2)
+def test_predict_several_files_one_json_line_each(clips, tmp_path):
+    a, b = clips[:2]
     result = run_cli("predict", str(a), str(b), str(tmp_path / "gone.wav"), "--json")
     assert result.returncode == 2  # one of them failed
     lines = [json.loads(line) for line in result.stdout.splitlines()]
@@ -305,10 +307,10 @@ def test_predict_several_files_one_json_line_each(data_dir, tmp_path):
     assert str(tmp_path) not in result.stdout
 
 
-def test_prune_forgets_files_gone_from_the_folder(tmp_path, data_dir, capsys):
+def test_prune_forgets_files_gone_from_the_folder(tmp_path, clips, capsys):
     """Without --prune a removed file's song stays; with it, songs whose every file is gone
     leave the library (and its search), and a song whose first file went keeps its copy."""
-    clips = short_clips(data_dir, 3)
+    clips = clips[:3]
     root = folder_of(tmp_path / "music", clips)
     (root / "copies").mkdir()
     (root / "copies" / "again.ogg").write_bytes(clips[0].read_bytes())

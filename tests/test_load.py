@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from app_server import launched_server
+from conftest import example_clips
 
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import Client, handle_file  # noqa: E402
@@ -24,7 +25,6 @@ from gradio_client import Client, handle_file  # noqa: E402
 pytestmark = pytest.mark.slow
 CLIENTS = 20
 SECONDS = float(os.environ.get("EMOALIGN_LOAD_SECONDS", 120))
-TRACKS = ("062", "150", "001", "100", "200", "300")
 VOCABULARIES = ("gems", "mtg", "cal500", "quadrants", "allmusic", "all")
 WORDS = ("wistful, furious, serene", "calm", "bittersweet, triumphant, homesick, eerie",
          "**loud** <b>x</b>, dreamy")
@@ -74,9 +74,9 @@ def visitor(url: str, songs: list[Path], deadline: float, seed: int, counts: dic
         client.close()
 
 
-def test_twenty_clients_for_two_minutes(tmp_path_factory, data_dir):
+def test_twenty_clients_for_two_minutes(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("load-tmp")
-    songs = [data_dir / "emotify" / "audio" / f"{t}.ogg" for t in TRACKS]
+    songs = [path for path, _ in example_clips(tmp_path_factory.mktemp("songs"), 6)]
     env = {"EMOALIGN_PUBLIC": "1", "TMPDIR": str(tmp),
            "EMOALIGN_TRAINED": str(tmp_path_factory.mktemp("trained"))}
     with launched_server(env) as server:

@@ -4,8 +4,7 @@ No hub weights here (no network): the model is `HubertModel(mert_config())`, i.e
 MERT-v1-95M architecture from the shipped assets/encoders/mert-v1-95m/config.json (94.4 M
 parameters) with random weights, so the feature values mean nothing, but shapes, layer choice,
 normalisation, batching, chunking and loading are those of the real encoder. The audio is one
-real Emotify clip from the shared data ($EMOALIGN_DATA, default ../shared/data); tests that need
-it are skipped when it is absent. A 10-s segment costs about 2 s of CPU, so only two go through
+of the bundled examples (assets/examples, 30 s). A 10-s segment costs about 2 s of CPU, so only two go through
 the model; batching and chunking are checked on 0.5-s rows (the encoder is length-agnostic).
 """
 
@@ -20,11 +19,10 @@ from transformers import HubertModel, Wav2Vec2FeatureExtractor
 
 from emoalign.audio import load_audio, split_segments
 from emoalign.encoders import Encoder
-from emoalign.datasets import data_root
 from emoalign.mert import (FRAME_RATE, HUB_ID, LAYERS, SAMPLE_RATE, MertEncoder, MertWeightsError,
                            mert_config)
 
-CLIP = data_root() / "emotify" / "audio" / "001.ogg"
+from conftest import CALM_SONG as CLIP  # noqa: E402
 ROW = SAMPLE_RATE // 2  # 0.5-s rows where the segment length does not matter
 ATOL = 1e-4  # batched vs single matmuls differ in the last float32 bits
 
@@ -41,8 +39,6 @@ def model() -> HubertModel:
 
 @pytest.fixture(scope="module")
 def audio() -> np.ndarray:
-    if not CLIP.is_file():
-        pytest.skip(f"no test audio at {CLIP} (set EMOALIGN_DATA)")
     return load_audio(CLIP, SAMPLE_RATE)
 
 

@@ -1,8 +1,8 @@
 """The PyTorch musicnn port against the original TensorFlow outputs on real audio.
 
 tests/fixtures/musicnn_reference.npz comes from tools/musicnn_reference.py (TensorFlow, the
-wheel's own graph and front end). Audio comes from conftest's `clip`: ../shared/data beside the
-repository, or $EMOALIGN_DATA; the tests that need it skip without it.
+wheel's own graph and front end) on Emotify clips, so that comparison needs Emotify; the other
+tests use the bundled examples (assets/examples).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import soundfile as sf
 import soxr
 import torch
 
+from conftest import EXAMPLES
 from emoalign.encoders import load_encoder
 from emoalign.labels import load_label_set
 from emoalign.musicnn import (PATCH_FRAMES, Musicnn, MusicnnEncoder, load_musicnn,
@@ -27,7 +28,7 @@ def excerpt(path: Path, start: float, duration: float, sr: int = 16000) -> np.nd
     """An excerpt at 16 kHz, decoded as tools/musicnn_reference.py decodes it."""
     with sf.SoundFile(path) as f:
         f.seek(int(start * f.samplerate))
-        audio = f.read(int(duration * f.samplerate), dtype="float32")
+        audio = f.read(int(duration * f.samplerate), dtype="float32", always_2d=True).mean(1)
         return soxr.resample(audio, f.samplerate, sr, quality="HQ").astype(np.float32)
 
 
@@ -68,7 +69,8 @@ def test_log_mel_matches_librosa() -> None:
 def test_matches_tensorflow(name: str, clip) -> None:
     model, _ = load_musicnn(name)
     start, duration = float(REFERENCE["start_s"]), float(REFERENCE["duration_s"])
-    audio = np.stack([excerpt(clip(track), start, duration) for track in REFERENCE["clips"]])
+    why = "the TensorFlow outputs in the fixture were computed on Emotify clips"
+    audio = np.stack([excerpt(clip(track, why), start, duration) for track in REFERENCE["clips"]])
     np.testing.assert_allclose(np.square(audio, dtype=np.float64).sum(1),
                                REFERENCE["audio_sum_sq"], rtol=1e-6,
                                err_msg="the clips decode differently from the fixture's")
@@ -85,9 +87,14 @@ def test_matches_tensorflow(name: str, clip) -> None:
     np.testing.assert_allclose(penultimate, REFERENCE[f"{name}_penultimate"], rtol=0, atol=5e-4)
 
 
-def test_encoder_outputs(encoder: MusicnnEncoder, clip) -> None:
-    segments = np.stack([excerpt(clip(track), start, 10)
-                         for track, start in [("001", 0), ("150", 0), ("250", 20)]])
+# bundled examples: strings, a driving electronic track, a relaxed jazz-pop piece
+STRINGS, ELECTRONIC, JAZZ_POP = (EXAMPLES / name for name in (
+    "wesnoth_sad.ogg", "etr_credits.ogg", "openclonk_offshore.ogg"))
+
+
+def test_encoder_outputs(encoder: MusicnnEncoder) -> None:
+    segments = np.stack([excerpt(song, start, 10)
+                         for song, start in [(STRINGS, 0), (ELECTRONIC, 0), (JAZZ_POP, 20)]])
     assert segments.shape == (3, 160000)
     done: list[float] = []
     out = encoder.encode(segments, progress=done.append)
@@ -99,12 +106,12 @@ def test_encoder_outputs(encoder: MusicnnEncoder, clip) -> None:
     assert np.isfinite(out.features).all()
     assert ((out.tags > 0) & (out.tags < 1)).all()
     assert done and done[-1] == 1.0
-    # Different music, different features: classical vs rock vs electronic.
+    # Different music, different features: strings vs electronic vs jazz-pop.
     distances = np.linalg.norm(out.features[:, None] - out.features[None], axis=-1)
     scale = np.linalg.norm(out.features, axis=1).mean()
     assert distances[np.triu_indices(3, 1)].min() > 0.1 * scale
     tags = dict(zip(encoder.tag_names, out.tags[0]))
-    assert tags["mtt:classical"] > tags["mtt:rock"]  # 001 is classical
+    assert tags["mtt:classical"] > tags["mtt:rock"]  # strings
 
     # Chunking does not change the result; one model gives its half of the features.
     again = MusicnnEncoder(device="cpu", models=("msd",), batch_size=3).encode(segments[:2])
@@ -130,16 +137,16 @@ def test_registry_default_is_mtt() -> None:
         MusicnnEncoder(device="cpu", models=("mtt", "vgg"))
 
 
-def test_onnx_backend_matches_torch(clip, data_dir, pipeline) -> None:
+def test_onnx_backend_matches_torch(pipeline) -> None:
     """The CPU fast path (ONNX Runtime, assets/encoders/*.onnx, its front-end filters factored
     to low rank by tools/export_musicnn_onnx.py) against the float32 PyTorch network: features
-    match, and calibrated scores and valence/arousal of real songs (classical, rock,
-    electronic, pop, a 4Q clip, solo piano) move by at most 0.01 (seen: 0.001, as much as the
+    match, and calibrated scores and valence/arousal of real songs (the six bundled examples:
+    strings, electronic, jazz-pop, orchestral) move by at most 0.01 (seen: 0.001, as much as the
     unfactored export moved them)."""
     pytest.importorskip("onnxruntime")
     import json
-    segments = np.stack([excerpt(clip(track), start, 10)
-                         for track, start in [("001", 0), ("150", 0), ("250", 20)]])
+    segments = np.stack([excerpt(song, start, 10)
+                         for song, start in [(STRINGS, 0), (ELECTRONIC, 0), (JAZZ_POP, 20)]])
     fast = MusicnnEncoder(device="cpu", models=("mtt", "msd"), backend="onnx")
     slow = MusicnnEncoder(device="cpu", models=("mtt", "msd"), backend="torch")
     assert (fast.backend, slow.backend) == ("onnx", "torch")
@@ -151,9 +158,7 @@ def test_onnx_backend_matches_torch(clip, data_dir, pipeline) -> None:
     assert ranks["timbral.0"] < 204 and ranks["timbral.1"] < 204  # the shipped file is factored
 
     assert pipeline.encoder.backend == "onnx"  # the product default on CPU
-    songs = [clip(track) for track in ("001", "150", "250", "301")] + \
-        [sorted((data_dir / "4q" / "audio").glob("*.ogg"))[0],
-         sorted((data_dir / "memomusic" / "audio").glob("*.ogg"))[0]]
+    songs = sorted(EXAMPLES.glob("*.ogg"))
     words = list(load_label_set("mtg").labels) + list(load_label_set("gems").labels)
     default_encoder, torch_encoder = pipeline.encoder, MusicnnEncoder(device="cpu", backend="torch")
     for song in songs:
@@ -188,7 +193,7 @@ def test_stale_onnx_export_falls_back_to_torch(tmp_path) -> None:
         MusicnnEncoder(device="cpu", backend="tflite")
 
 
-def test_low_rank_front_end_keeps_the_network(clip) -> None:
+def test_low_rank_front_end_keeps_the_network() -> None:
     """tools/musicnn_lowrank.py (what tools/export_musicnn_onnx.py runs): factoring the front
     end on real log-mel patches leaves a network that still runs (its temporal blocks are
     padded by their kernel size) and gives the same outputs on other real patches."""
@@ -196,11 +201,11 @@ def test_low_rank_front_end_keeps_the_network(clip) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
     from musicnn_lowrank import FactoredBlock, factorise
 
-    def patches(track: str) -> torch.Tensor:
-        mel = log_mel_spectrogram(torch.from_numpy(excerpt(clip(track), 0, 30)[None]))
+    def patches(song: Path) -> torch.Tensor:
+        mel = log_mel_spectrogram(torch.from_numpy(excerpt(song, 0, 30)[None]))
         return torch.stack([mel[0, s:s + PATCH_FRAMES] for s in range(0, 1500, 90)])
 
-    fit, other = torch.cat([patches("001"), patches("250")]), patches("150")
+    fit, other = torch.cat([patches(STRINGS), patches(JAZZ_POP)]), patches(ELECTRONIC)
     model, _ = load_musicnn("mtt")
     with torch.inference_mode():
         expected = model(other)

@@ -1,6 +1,7 @@
-"""The solo-piano sets: real fluidsynth renders of a real VGMIDI MIDI with each Debian GM
-soundfont (whole and trimmed), the measure-window labels on real measures.csv rows, and
-MemoMusic's rescaling (Russell quadrants: emoalign.valence_arousal.quadrant_of)."""
+"""The solo-piano sets: real fluidsynth renders with each Debian GM soundfont (whole and
+trimmed) of piano MIDI files written here, and, with the datasets, the measure-window labels on
+real VGMIDI measures.csv rows and MemoMusic's rescaling (Russell quadrants:
+emoalign.valence_arousal.quadrant_of)."""
 
 from __future__ import annotations
 
@@ -15,14 +16,47 @@ from emoalign.piano import (SOUNDFONTS, memomusic_pieces, render_gain, render_mi
                             vgmidi_measures, vgmidi_pieces, vgmidi_window_va)
 
 SHORT_PIECE = 8183  # the shortest VGMIDI piece: 18.0 s, timing_ok
+TICKS_PER_SECOND = 960  # 480 ticks a beat at MIDI's default 120 bpm
+
+
+def write_midi(path, notes: list[tuple[float, float, int]]):
+    """A one-track piano MIDI file of `notes` (start s, end s, pitch)."""
+    import mido
+    track = mido.MidiTrack([mido.Message("program_change", program=0, time=0)])
+    events = sorted([(start, 1, "note_on", pitch) for start, _, pitch in notes]
+                    + [(end, 0, "note_off", pitch) for _, end, pitch in notes])
+    now = 0
+    for seconds, _, kind, pitch in events:
+        tick = round(seconds * TICKS_PER_SECOND)
+        track.append(mido.Message(kind, note=pitch, velocity=80 if kind == "note_on" else 0,
+                                  time=tick - now))
+        now = tick
+    midi = mido.MidiFile(ticks_per_beat=480)
+    midi.tracks.append(track)
+    midi.save(str(path))
+    return path
+
+
+def arpeggio(start: float, end: float) -> list[tuple[float, float, int]]:
+    """A C-major arpeggio, one 0.5-s note every 0.5 s, from `start` to `end` s."""
+    pitches = (60, 64, 67, 72)
+    return [(t / 2, t / 2 + 0.5, pitches[t % 4]) for t in range(int(2 * start), int(2 * end))]
+
+
+@pytest.fixture(scope="module")
+def pieces(tmp_path_factory) -> dict:
+    """Two MIDI pieces: "short" (18 s of arpeggio) and "held" (66 s; a chord held from 59 s to
+    64 s, with no MIDI event between 59 s and 64 s)."""
+    folder = tmp_path_factory.mktemp("midi")
+    chord = [(59.0, 64.0, pitch) for pitch in (48, 55, 64)]
+    return {"short": write_midi(folder / "short.mid", arpeggio(0, 18)),
+            "held": write_midi(folder / "held.mid", arpeggio(0, 59) + chord + arpeggio(64, 66))}
 
 
 @pytest.fixture(scope="module")
 def root():
-    root = piano._data_root(None)
-    if not (root / "vgmidi" / "pieces.csv").is_file() or not (root / "memomusic").is_dir():
-        pytest.skip(f"the piano sets are not at {root} (set EMOALIGN_DATA)")
-    return root
+    from conftest import dataset_dir
+    return dataset_dir("vgmidi", "checks its pieces and measure labels")
 
 
 @pytest.fixture(scope="module")
@@ -42,11 +76,10 @@ needs_fluidsynth = pytest.mark.skipif(
 
 @needs_fluidsynth
 @pytest.mark.parametrize("soundfont", list(SOUNDFONTS))
-def test_render_is_mono_float32_at_rate_and_cut(vgmidi, soundfont):
+def test_render_is_mono_float32_at_rate_and_cut(pieces, soundfont):
     if not SOUNDFONTS[soundfont].is_file():
         pytest.skip(f"soundfont {SOUNDFONTS[soundfont]} is not installed")
-    piece = vgmidi[SHORT_PIECE]
-    audio = render_midi(piece["midi"], soundfont, sr=16000, gain=0.8, max_seconds=10.0)
+    audio = render_midi(pieces["short"], soundfont, sr=16000, gain=0.8, max_seconds=10.0)
     assert audio.dtype == np.float32 and audio.ndim == 1
     assert len(audio) == 10 * 16000  # the MIDI runs 18 s, so the cut decides
     rms = float(np.sqrt(np.mean(audio ** 2)))
@@ -54,21 +87,20 @@ def test_render_is_mono_float32_at_rate_and_cut(vgmidi, soundfont):
 
 
 @needs_fluidsynth
-def test_whole_render_runs_to_the_midi_end_plus_a_short_tail(vgmidi):
-    piece = vgmidi[SHORT_PIECE]
-    audio = render_midi(piece["midi"], "timgm", sr=24000, gain=0.8, max_seconds=60.0)
-    seconds = len(audio) / 24000
-    assert piece["midi_end_s"] - 0.1 <= seconds <= piece["midi_end_s"] + 5  # release tail
+def test_whole_render_runs_to_the_midi_end_plus_a_short_tail(pieces):
+    audio = render_midi(pieces["short"], "timgm", sr=24000, gain=0.8, max_seconds=60.0)
+    seconds, midi_end_s = len(audio) / 24000, 18.0
+    assert midi_end_s - 0.1 <= seconds <= midi_end_s + 5  # release tail
     # Music throughout: every 2-s stretch before the MIDI's end has sound.
-    for t in range(0, int(piece["midi_end_s"]) - 2, 2):
+    for t in range(0, int(midi_end_s) - 2, 2):
         assert np.abs(audio[t * 24000:(t + 2) * 24000]).max() > 0.01, t
 
 
 @needs_fluidsynth
-def test_trimmed_render_equals_the_whole_render_up_to_the_cut(vgmidi):
-    # Piece 8010 (66 s) has no MIDI event between 59.4 s and 62 s (a held chord): the trim
+def test_trimmed_render_equals_the_whole_render_up_to_the_cut(pieces):
+    # The held piece (66 s) has no MIDI event between 59 s and 64 s (a held chord): the trim
     # must keep its notes sounding up to the cut, not stop them at the last kept event.
-    midi = vgmidi[8010]["midi"]
+    midi = pieces["held"]
     whole = render_midi(midi, "timgm", gain=0.8)
     trimmed = render_midi(midi, "timgm", gain=0.8, max_seconds=60.0)
     assert len(whole) > len(trimmed) == 60 * 24000
@@ -76,15 +108,15 @@ def test_trimmed_render_equals_the_whole_render_up_to_the_cut(vgmidi):
 
 
 @needs_fluidsynth
-def test_gain_scales_the_level(vgmidi):
-    midi = vgmidi[SHORT_PIECE]["midi"]
+def test_gain_scales_the_level(pieces):
+    midi = pieces["short"]
     quiet = render_midi(midi, "timgm", gain=0.5, max_seconds=6.0)
     loud = render_midi(midi, "timgm", gain=1.0, max_seconds=6.0)
     assert np.sqrt(np.mean(loud ** 2)) / np.sqrt(np.mean(quiet ** 2)) == pytest.approx(2, rel=0.1)
 
 
-def test_missing_fluidsynth_or_soundfont_says_how_to_install(vgmidi, monkeypatch, tmp_path):
-    midi = vgmidi[SHORT_PIECE]["midi"]
+def test_missing_fluidsynth_or_soundfont_says_how_to_install(pieces, monkeypatch, tmp_path):
+    midi = pieces["short"]
     with pytest.raises(RuntimeError, match="apt-get install fluidsynth"):
         render_midi(midi, tmp_path / "missing.sf2")
     monkeypatch.setattr(piano.shutil, "which", lambda name: None)
@@ -133,7 +165,9 @@ def test_vgmidi_rows(vgmidi, measures):
         assert len(measures[r["piece_id"]]["start_s"]) == r["n_measures"]
 
 
-def test_memomusic_rows_are_rescaled_to_minus_one_one(root):
+def test_memomusic_rows_are_rescaled_to_minus_one_one():
+    from conftest import dataset_dir
+    root = dataset_dir("memomusic", "checks its pieces and their rescaled labels")
     rows = {r["id"]: r for r in memomusic_pieces(root)}
     assert len(rows) == 180
     assert sum(r["midi"] is not None for r in rows.values()) == 178

@@ -66,44 +66,62 @@ def test_va_plane_marks_the_song_and_names_the_quadrants():
     assert fig.layout.paper_bgcolor == "rgba(0,0,0,0)"  # follows the page's theme
 
 
-def test_cluster_figure_names_clusters_and_hides_masked_labels():
-    from emoalign import map_plots
-    labels = ["calm", "relaxing", "sad", "happy", "<b>angry</b>", "serene"]
-    xy = np.arange(12, dtype=float).reshape(6, 2)
-    sources = {"calm": ["MTG"], "relaxing": ["MTG"], "sad": ["MTG", "CAL500"]}
-    names = ["calm / relaxing +1", "sad", "happy", "<b>angry</b>"]
-    fig = map_plots.cluster_figure(labels, xy, [0, 0, 1, 2, 3, 0], sources,
-                                   [True, True, True, False, True, True], highlight={0, 1, 5},
-                                   names=names, named={5})
-    assert sorted(label for t in fig.data for label in t.customdata) == sorted(
-        ["calm", "relaxing", "sad", "<b>angry</b>", "serene"])  # 'happy' masked
-    first = fig.data[0]
-    # a cluster's labels are not written over each other: only the highlighted / your words
-    assert list(first.text) == ["calm", "relaxing", "serene"]
-    assert list(first.marker.size) == [18, 18, 18]
-    assert fig.data[1].marker.color == map_plots.SINGLETON and list(fig.data[1].text) == ["sad"]
-    assert "&lt;b&gt;angry" in fig.data[2].text[0]  # escaped, never markup
-    assert any("cluster 'calm / relaxing +1' (3 labels)" in h for h in first.hovertext)
-    # one multi-label cluster, named in words under its lowest point
-    assert [a.text for a in fig.layout.annotations] == ["<b>calm / relaxing +1</b>"]
-    assert fig.layout.annotations[0].y == 1.0
-    plain = map_plots.cluster_figure(labels, xy, [0, 0, 1, 2, 3, 0], sources, [True] * 6,
-                                     names=names)
-    assert list(plain.data[0].text) == ["", "", ""]  # members on hover only
+def small_graph():
+    import networkx as nx
+    graph = nx.Graph()
+    for label, vocabulary, cluster, name in [
+            ("calm", "MTG-Jamendo mood/theme (56)", 0, "calm / relaxing"),
+            ("relaxing", "MTG-Jamendo mood/theme (56)", 0, "calm / relaxing"),
+            ("calmness", "Emotify GEMS-9", 0, "calm / relaxing"),
+            ("film", "MTG-Jamendo mood/theme (56)", 1, "film"),
+            ("<b>angry</b>", "your words", 2, "<b>angry</b>"),
+            ("alone", "CAL500 emotions (18)", 3, "alone")]:
+        graph.add_node(label, vocabularies=[vocabulary], emotion=label != "film",
+                       yours=vocabulary == "your words", cluster=cluster, name=name)
+    graph.add_edge("calm", "relaxing", cosine=0.8, kind="cluster")
+    graph.add_edge("calm", "calmness", cosine=0.7, kind="cross")
+    graph.add_edge("<b>angry</b>", "film", cosine=0.31, kind="nearest")
+    pos = {label: np.array([float(i), float(i % 3)]) for i, label in enumerate(graph)}
+    return graph, pos
 
 
-def test_cluster_names_clear_each_other():
-    from emoalign import map_plots
-    # two clusters side by side at the same height: the second name goes over its points
-    xy = np.array([[0.0, 0.0], [0.1, 0.0], [0.3, 0.0], [0.4, 0.0], [5.0, 9.0]])
-    fig = map_plots.cluster_figure(["a", "b", "c", "d", "far"], xy, [0, 0, 1, 1, 2], {},
-                                   [True] * 5, names=["a long cluster name", "another long name",
-                                                      "far"])
-    shifts = [a.yshift for a in fig.layout.annotations]
-    assert shifts == [-map_plots.NAME_GAP, map_plots.NAME_GAP]
-    # nothing but hidden singletons: an empty graph, no error
-    empty = map_plots.cluster_figure(["a", "b"], xy[:2], [0, 1], {}, [False, False])
-    assert not empty.data and not empty.layout.annotations
+def test_label_graph_figure_draws_nodes_edges_and_kinds():
+    from emoalign import graph_plots
+    graph, pos = small_graph()
+    fig = graph_plots.label_graph_figure(graph, pos, set(graph) - {"alone"},
+                                         highlight={"calm", "relaxing", "calmness"})
+    nodes = {n: t for t in fig.data if t.customdata is not None for n in t.customdata}
+    assert set(nodes) == {"calm", "relaxing", "calmness", "film", "<b>angry</b>"}
+    edges = {t.name: t for t in fig.data if t.mode == "lines"}
+    assert set(edges) == {"same cluster", "across vocabularies", "your word -> nearest label"}
+    assert edges["across vocabularies"].line.dash == "dot"
+    # the typed word's cosine is written on its edge; markup in names is escaped
+    assert any(t.mode == "text" and list(t.text) == ["0.31"] for t in fig.data)
+    assert "&lt;b&gt;angry" in nodes["<b>angry</b>"].text[0]
+    assert nodes["<b>angry</b>"].marker.symbol == "star"
+    assert nodes["film"].marker.symbol == "diamond-open"  # a theme tag, drawn apart
+    assert nodes["calm"].marker.symbol == "circle"
+    assert list(nodes["calmness"].text) == ["calmness"]  # linked across vocabularies: written
+    assert nodes["calm"].marker.color != nodes["calmness"].marker.color  # by vocabulary
+    # a multi-label cluster is named once, in words
+    assert [a.text for a in fig.layout.annotations] == ["<b>calm / relaxing</b>"]
+    hover = " ".join(nodes["calm"].hovertext)
+    assert "relaxing (0.80, same cluster)" in hover and "calmness (0.70, across" in hover
+
+
+def test_label_graph_neighbours_and_positions():
+    from emoalign.clusters import LabelClusters
+    from emoalign.label_graph import LabelGraph, graph_positions
+    graph, pos = small_graph()
+    lg = LabelGraph(graph, LabelClusters([], np.zeros((0, 384)), np.zeros(0), np.zeros((0, 384)),
+                                         0.7), [], [])
+    assert lg.neighbours("calm") == [("relaxing", 0.8, "MTG-Jamendo mood/theme (56)", "cluster"),
+                                     ("calmness", 0.7, "Emotify GEMS-9", "cross")]
+    assert lg.hubs(1) == [("calm", 2)] and lg.components() == 3
+    fixed = {n: p for n, p in pos.items() if n != "<b>angry</b>"}
+    placed = graph_positions(graph, fixed)
+    assert all(np.allclose(placed[n], fixed[n]) for n in fixed)  # stored places kept
+    assert np.isfinite(placed["<b>angry</b>"]).all()
 
 
 def test_song_map_highlights_yours():
@@ -122,3 +140,32 @@ def test_loss_curve_puts_metrics_on_the_second_axis():
     fig = plots.loss_curve(history)
     axes = {t.name: t.yaxis for t in fig.data}
     assert axes["loss"] == "y" and axes["val_f1"] == "y2"
+
+
+def test_song_map_names_never_overlap():
+    """Crowded names are moved to a free side of their point, or left to the hover: no two
+    written names overlap (checked as on a phone)."""
+    from emoalign import map_plots
+    rng = np.random.default_rng(0)
+    xy = np.vstack([rng.normal(0, 1, (200, 2)), rng.normal(0, 0.05, (12, 2))])
+    kinds = ["reference"] * 200 + ["yours"] * 4 + ["example"] * 6 + ["label"] * 2
+    names = [f"song {i}" for i in range(200)] + [f"a rather long name {i}" for i in range(12)]
+    places = map_plots.text_places(xy, names, kinds)
+    assert set(places) == set(range(200, 212))
+    assert places[200] == "top center"  # the first of your songs keeps the usual place
+    assert None in places.values()  # twelve names in one spot cannot all be written
+    fig = map_plots.song_map_figure(xy, names, kinds, ["calm"] * 212, names, "map")
+    written = [(x, y, text, where) for t in fig.data if t.text is not None
+               for x, y, text, where in zip(t.x, t.y, t.text, t.textposition) if text]
+    assert 2 <= len(written) < 12
+    lo, span = xy.min(axis=0), np.ptp(xy, axis=0)
+    boxes = []
+    for x, y, text, where in written:
+        px, py = (np.array([x, y]) - lo) / span * map_plots.MAP_PHONE_PX
+        w, h = len(text) * 0.55 * map_plots.TEXT_PX, map_plots.TEXT_PX * 1.3
+        box = {"top center": (px - w / 2, px + w / 2, py + 6, py + 6 + h),
+               "bottom center": (px - w / 2, px + w / 2, py - 6 - h, py - 6),
+               "middle right": (px + 8, px + 8 + w, py - h / 2, py + h / 2),
+               "middle left": (px - 8 - w, px - 8, py - h / 2, py + h / 2)}[where]
+        assert not any(map_plots._overlap(box, other) for other in boxes), text
+        boxes.append(box)

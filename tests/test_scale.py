@@ -1,11 +1,12 @@
-"""The Ray Data engine writes the same rows as the local one (Ray's local cluster, real clips,
-real models)."""
+"""The Ray Data engine writes the same rows as the local one (Ray's local cluster, real songs
+(bundled examples), real models)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from conftest import CALM_SONG, LIVELY_SONG
 from emoalign.indexing import index_folder
 from emoalign.library import Library
 
@@ -20,11 +21,11 @@ def ray_local():
     ray.shutdown()
 
 
-def test_ray_engine_writes_the_same_rows_as_the_local_one(ray_local, tmp_path, data_dir, pipeline):
+def test_ray_engine_writes_the_same_rows_as_the_local_one(ray_local, tmp_path, pipeline):
     from emoalign.scale import index_with_ray
     folder = tmp_path / "music"
     (folder / "sub").mkdir(parents=True)
-    clips = sorted((data_dir / "4q" / "audio").glob("*.ogg"))[:2]
+    clips = [CALM_SONG, LIVELY_SONG]
     (folder / clips[0].name).symlink_to(clips[0])
     (folder / "sub" / clips[1].name).symlink_to(clips[1])
     (folder / "broken.wav").write_bytes(b"RIFF\x00\x10\x00\x00WAVEfmt " + b"\x07" * 4000)

@@ -10,6 +10,8 @@ import pytest
 import soundfile as sf
 import soxr
 
+from conftest import EXAMPLES, dataset_dir
+
 from emoalign.tonal import (TONAL_FEATURES, TONAL_SAMPLE_RATE, TonalEncoder, mode_score,
                             tonal_chroma, tonal_features)
 
@@ -101,14 +103,14 @@ def test_silence_noise_and_short_segments_are_finite():
     np.testing.assert_allclose(np.delete(louder, F["rms_db"]), 0, atol=1e-3)
 
 
-def test_chroma_agrees_with_librosa_on_real_clips(clip):
+def test_chroma_agrees_with_librosa_on_real_clips():
     librosa = pytest.importorskip("librosa")
     # librosa estimates tuning and normalises each frame, so only near-agreement is expected.
     agree = near = 0
-    tracks = ("001", "101", "201", "301", "002", "102")
+    tracks = sorted(EXAMPLES.glob("*.ogg"))  # the six bundled examples
     for track in tracks:
-        audio, file_sr = sf.read(clip(track), dtype="float32", always_2d=True)
-        y = soxr.resample(audio.mean(1), file_sr, SR)[:10 * SR]
+        audio, file_sr = sf.read(track, dtype="float32", always_2d=True)
+        y = soxr.resample(audio.mean(1), file_sr, SR)[10 * SR:20 * SR]  # past the fade-in
         ours = tonal_chroma(y).mean(1)
         theirs = librosa.feature.chroma_stft(y=y, sr=SR, n_fft=4096, hop_length=2048).mean(1)
         agree += int(np.argmax(ours) == np.argmax(theirs))
@@ -117,12 +119,10 @@ def test_chroma_agrees_with_librosa_on_real_clips(clip):
     assert agree >= len(tracks) // 2 and near >= len(tracks) - 1
 
 
-def test_mode_is_higher_for_positive_valence_on_4q(data_dir):
+def test_mode_is_higher_for_positive_valence_on_4q():
     """Real-data sanity check: 40 train clips of each valence, first 10 s each. Weak on pop
     (mode mostly separates Q2 metal from the rest), so only the direction is asserted."""
-    root = data_dir / "4q"
-    if not (root / "metadata.csv").is_file():
-        pytest.skip("4Q data not found")
+    root = dataset_dir("4q", "compares valence quadrants that listeners gave 80 clips") / "4q"
     with open(root / "metadata.csv") as f:
         rows = [r for r in csv.DictReader(f) if r["split"] == "train"]
     modes = {True: [], False: []}

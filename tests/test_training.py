@@ -1,9 +1,11 @@
-"""A tiny but real training: real 4Q clips through the real musicnn encoder, a few epochs.
+"""A tiny but real training: real 4Q clips through the real musicnn encoder, a few epochs
+(needs 4Q). Features come from the feature cache (features/musicnn/4q.npz, written by
+train/extract.py) when it holds enough tracks, otherwise they are extracted here from the real
+audio (slower).
 
-Features come from the feature cache (features/musicnn/4q.npz, written by train/extract.py)
-when it holds enough tracks, otherwise they are extracted here from the real audio (slower).
-The folder tests bring real Emotify clips as a user's folder with a CSV of their real labels,
-and run the whole job (`run_training`) on it, caching features under tmp_path.
+The folder tests need no dataset: clips cut from the bundled examples make a user's folder with
+a CSV of GEMS labels (conftest.labelled_folder), and the whole job (`run_training`) runs on it,
+caching features under tmp_path.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import labelled_folder
+from conftest import DATA, dataset_dir, labelled_folder
 from emoalign.adapter import Adapter, AdapterConfig, available_adapters, load_adapter, save_adapter
 from emoalign.labels import load_label_set
 from emoalign.datasets import SPLITS, folder_dataset, ground_truth, load_tracks
@@ -30,8 +32,9 @@ FOLDER_COLUMNS = dict(file_column="path", labels_column="emotions", separator="|
 
 
 @pytest.fixture(scope="module")
-def tiny(data_dir, tmp_path_factory):
+def tiny(tmp_path_factory):
     """(features {"4q": FeatureSet}, tracks {"4q": Tracks}) for a few dozen real clips."""
+    data_dir = dataset_dir("4q", "trains on its clips and AllMusic labels")
     tracks = load_tracks("4q", data_dir)
     cached = None
     if feature_path("musicnn", "4q").is_file():
@@ -81,7 +84,7 @@ def test_tiny_training_loss_falls_and_reloads_identically(tiny, tmp_path):
         assert torch.equal(result.adapter(x, mask), reloaded(x, mask))
 
 
-def test_damaged_weights_are_refused(tiny, tmp_path):
+def test_damaged_weights_are_refused(tmp_path):
     adapter = Adapter(AdapterConfig(input_dim=8, d_model=16, ff_dim=32))
     path = save_adapter(adapter, tmp_path / "a.safetensors", {"encoder": "musicnn"})
     data = bytearray(path.read_bytes())
@@ -113,7 +116,7 @@ def test_adapter_contract(variant):
     assert (moved > 1e-4) == (variant == "song")
 
 
-def test_feature_cache_resumes(data_dir, tmp_path):
+def test_feature_cache_resumes(folder, tmp_path):
     """Extraction skips cached tracks and the cache equals a direct encoding."""
     from emoalign.audio import load_audio, split_segments
 
@@ -128,27 +131,29 @@ def test_feature_cache_resumes(data_dir, tmp_path):
             return EncodedSegments(np.hstack([rms, segments.mean(1, keepdims=True),
                                               np.abs(segments).max(1, keepdims=True)]), rms)
 
-    tracks = load_tracks("4q", data_dir)
+    tracks = folder_dataset(*folder, **FOLDER_COLUMNS)
     ids = tracks.ids[:3]
-    path = tmp_path / "fake" / "4q.npz"
-    extract_features(Counting(), "4q", path, tracks, ids[:2], chunk=1, progress=False)
-    cache = extract_features(Counting(), "4q", path, tracks, ids, chunk=1, progress=False)
+    path = tmp_path / "fake" / "songs.npz"
+    extract_features(Counting(), tracks.dataset, path, tracks, ids[:2], chunk=1, progress=False)
+    cache = extract_features(Counting(), tracks.dataset, path, tracks, ids, chunk=1,
+                             progress=False)
     assert Counting.calls == 3 and cache.track_ids.tolist() == ids
     segments = split_segments(load_audio(tracks.paths[2], 16000), 16000)
     np.testing.assert_allclose(cache.track(2), Counting().encode(segments).features, rtol=1e-6)
     starts = cache.starts[cache.offsets[2]:cache.offsets[3]].tolist()
     assert starts == [0.0, 10.0, 20.0][:len(segments)]
-    reloaded = load_features("fake", "4q", path=path, max_segments=1)
+    reloaded = load_features("fake", tracks.dataset, path=path, max_segments=1)
     assert isinstance(reloaded, FeatureSet) and np.diff(reloaded.offsets).tolist() == [1, 1, 1]
 
 
 @pytest.fixture(scope="module")
-def folder(data_dir, tmp_path_factory):
-    """(audio folder, labels CSV): 24 real Emotify clips with their real top-3 GEMS labels."""
-    return labelled_folder(tmp_path_factory.mktemp("folder"), data_dir, N_FOLDER)
+def folder(tmp_path_factory):
+    """(audio folder, labels CSV): 24 clips cut from the bundled examples, three GEMS labels
+    each."""
+    return labelled_folder(tmp_path_factory.mktemp("folder"), N_FOLDER)
 
 
-def test_folder_dataset_reads_real_labels_and_splits_them(folder, data_dir):
+def test_folder_dataset_reads_labels_and_splits_them(folder):
     tracks = folder_dataset(*folder, **FOLDER_COLUMNS)
     assert tracks.dataset.startswith("custom-") and len(tracks.ids) == N_FOLDER
     assert {s: int((tracks.splits == s).sum()) for s in SPLITS} == {
@@ -156,12 +161,14 @@ def test_folder_dataset_reads_real_labels_and_splits_them(folder, data_dir):
     assert folder_dataset(*folder, **FOLDER_COLUMNS).splits.tolist() == tracks.splits.tolist()
     gems = list(load_label_set("gems").labels)
     assert tracks.spec.k == 3 and set(tracks.spec.vocabulary) <= set(gems)
-    emotify = load_tracks("emotify", data_dir)
-    where = {p.name: i for i, p in enumerate(emotify.paths)}
-    expected = ground_truth(emotify, "gems", gems)[[where[p.name] for p in tracks.paths]]
+    with open(folder[1], newline="") as f:  # what the CSV says, row by row
+        written = {row["path"].split("/")[-1]: {w.strip().lower() for w in row["emotions"].split("|")}
+                   for row in csv.DictReader(f)}
     truth = ground_truth(tracks, tracks.spec.label_set, tracks.spec.labels())
-    assert (truth == expected[:, [gems.index(l) for l in tracks.spec.labels()]]).all()
-    assert truth.sum() == expected.sum() == 3 * N_FOLDER
+    labels = tracks.spec.labels()
+    assert [{labels[j] for j in np.flatnonzero(row)} for row in truth] == [
+        written[p.name] for p in tracks.paths]
+    assert truth.sum() == 3 * N_FOLDER
 
 
 def test_run_training_on_a_folder(folder, tmp_path):
@@ -183,8 +190,10 @@ def test_run_training_on_a_folder(folder, tmp_path):
     assert (own["split"], own["zero_shot"], own["n_songs"]) == ("test", False, 2)
     assert 0 <= own["f1_song_vote"] <= 1
     assert card["metrics"][own["task"]]["f1_song_vote"] == own["f1_song_vote"]
-    # the shipped datasets have no cache under this features_dir: reported, not scored
-    assert run.skipped and not any(t.startswith(tracks.dataset) for t in run.skipped)
+    # the shipped datasets (when they are there) have no cache under this features_dir:
+    # reported, not scored
+    assert bool(run.skipped) == (DATA / "emotify" / "tracks.csv").is_file()
+    assert not any(t.startswith(tracks.dataset) for t in run.skipped)
     assert events[0][1].startswith(f"Encoding {tracks.dataset}")
     assert events[-1] == (1.0, "Evaluating")
     # the app switches to it through the pipeline, which knows the folder's labels
@@ -223,3 +232,27 @@ def test_folder_dataset_explains_a_bad_csv(folder, tmp_path, change, message):
         writer.writerows(rows)
     with pytest.raises(ValueError, match=message):
         folder_dataset(audio, bad, **FOLDER_COLUMNS)
+
+
+def test_splits_too_small_to_mean_much_are_named(folder):
+    """24 songs split 20/2/2: validation and test have under 5 songs of every label, so the
+    Train tab warns (a macro-F1 on 2 songs is luck); with a lower bar nothing is said."""
+    from emoalign.split_sizes import split_warning, thin_splits
+    tracks = folder_dataset(*folder, **FOLDER_COLUMNS)
+    sentences = thin_splits(tracks)
+    assert [s.split(":")[0] for s in sentences] == ["validation", "test"]
+    n_labels = len(tracks.spec.labels())
+    assert sentences[0].startswith(f"validation: 2 song(s); {n_labels} of its {n_labels} labels")
+    warning = split_warning("your songs", sentences)
+    assert warning.startswith("**Too few songs to mean much** in your songs: validation: 2")
+    assert thin_splits(tracks, minimum=0) == [] and split_warning("x", []) == ""
+
+
+def test_training_chart_keeps_its_axis_labels_for_one_epoch():
+    pytest.importorskip("gradio")
+    from emoalign.web.train import chart
+    fig = chart([{"epoch": 1, "loss": 0.8, "val_f1": 0.4}])
+    assert list(fig.layout.xaxis.range) == [0.5, 1.5] and fig.layout.xaxis.dtick == 1
+    assert fig.layout.xaxis.automargin and fig.layout.yaxis.automargin
+    assert fig.layout.yaxis2.automargin
+    assert fig.layout.xaxis.title.text == "epoch" and fig.layout.yaxis.title.text == "loss"

@@ -1,5 +1,5 @@
 """The Song tab's answer card and the local error handling, on a real pipeline's prediction
-(real clip, real model): plain words, escaped names, one ranking, and errors that stay put."""
+(a bundled example, the real model): plain words, escaped names, one ranking, and errors that stay put."""
 
 from __future__ import annotations
 
@@ -7,13 +7,15 @@ import re
 
 import pytest
 
+from conftest import CALM_SONG
+
 gr = pytest.importorskip("gradio")
 
 
-def test_card_names_the_best_emotions_in_plain_words(pipeline, clip):
+def test_card_names_the_best_emotions_in_plain_words(pipeline):
     from emoalign.web.hero import hero_html
     from emoalign.labels import load_label_set
-    prediction = pipeline.predict(clip("062"), list(load_label_set("mtg").labels))
+    prediction = pipeline.predict(CALM_SONG, list(load_label_set("mtg").labels))
     html = hero_html(prediction)
     feels = re.findall(r">([^<]+)</b>", re.search(r"Feels like: (.*?)</h2>", html).group(1))
     assert len(feels) == 3
@@ -22,10 +24,10 @@ def test_card_names_the_best_emotions_in_plain_words(pipeline, clip):
     assert prediction.va.quadrant_words.capitalize() in html
 
 
-def test_card_escapes_the_song_name(pipeline, clip):
+def test_card_escapes_the_song_name(pipeline):
     import dataclasses
     from emoalign.web.hero import hero_html
-    prediction = pipeline.predict(clip("062"))
+    prediction = pipeline.predict(CALM_SONG)
     prediction.song = dataclasses.replace(prediction.song, name="<img src=x onerror=alert(1)>")
     assert "<img" not in hero_html(prediction)
 

@@ -1,6 +1,7 @@
-"""Explore tab, words side: Mean Shift clusters of the built-in vocabularies and your words,
-drawn at fixed positions (built-in labels from the stored layout, your words placed among
-them) so the picture does not jump when a word is added."""
+"""Clusters tab: the label graph (label_graph.py, networkx) of the built-in vocabularies and
+your words: Mean Shift clusters, links across vocabularies above a cosine you set, each of
+your words joined to its nearest label. Built-in labels keep their stored places, so the
+picture does not jump when a word is added; a found label lists its neighbours."""
 
 from __future__ import annotations
 
@@ -8,96 +9,107 @@ import gradio as gr
 import numpy as np
 import pandas as pd
 
-from .. import map_plots, plots
-from ..atlas import load_label_layout, place
+from .. import graph_plots, plots
+from ..atlas import load_label_layout
 from ..clusters import PAPER_BANDWIDTH
-from ..labels import load_label_set, parse_words
+from ..label_graph import DEFAULT_LINK, graph_positions, label_graph
+from ..safety import escape_markdown
 from ..session import Session
 from .common import vocabulary_choices
 from .config import MODELS
 from .errors import bind, error_box, local_errors
 
 CLUSTER_COLUMNS = ["cluster", "size", "labels", "vocabularies"]
-WHAT_IS_A_CLUSTER = ("A **cluster** is a group of labels whose meanings lie close together for "
-                     "the text model (Mean Shift over their embeddings): the model treats them "
-                     "as near-synonyms, whichever dataset they come from.")
+NEIGHBOUR_COLUMNS = ["label", "cosine", "vocabularies", "link"]
+WHAT_IS_A_CLUSTER = (
+    "Each point is a label, coloured by its vocabulary. A **cluster** is a group of labels "
+    "whose embeddings lie close together for the text model (Mean Shift): often near-synonyms, "
+    "but also words that come up in the same contexts, opposites included (*slow* and *fast*), "
+    "so read a cluster as *related*, not *the same*. Grey lines join a cluster; dotted lines "
+    "join labels of **different vocabularies** whose cosine reaches the threshold you set, so "
+    "you see which MTG tag lines up with which GEMS or CAL500 word. Your words are stars, "
+    "joined to their nearest label with its cosine. Theme and use tags (film, christmas) are "
+    "left out unless you ask for them; then they are open diamonds. Find a label to list its "
+    "neighbours; click a neighbour to move to it.")
 
 
-def positions(pipe, labels: list[str]) -> np.ndarray:
-    """(n, 2): built-in labels at their stored places, any other word among its nearest."""
+def positions(pipe, labels: list[str]) -> dict[str, np.ndarray]:
+    """Built-in labels at their stored places (assets/labels/layout.safetensors); {} without
+    a stored layout (the graph is then laid out by networkx alone)."""
     layout = load_label_layout()
-    xy = np.zeros((len(labels), 2))
-    if not layout:  # no stored layout: a plain PCA of what is shown
-        from ..projection import pca_2d
-        return pca_2d(pipe.text.embed(labels, described=False))
-    anchors = list(layout)
-    new = [i for i, label in enumerate(labels) if label not in layout]
-    for i, label in enumerate(labels):
-        if label in layout:
-            xy[i] = layout[label]
-    if new:
-        xy[new] = place(pipe.text.embed([labels[i] for i in new], described=False),
-                        pipe.text.embed(anchors, described=False),
-                        np.stack([layout[a] for a in anchors]), k=3)
-    return xy
+    return {label: np.asarray(layout[label]) for label in labels if label in layout}
 
 
 def cluster_labels(label_sets: list[str], words: str, bandwidth: float, estimate: bool,
-                   session: Session, show_alone: bool = False, find: str = ""):
-    """Mean Shift clusters of the chosen vocabularies plus your words.
+                   session: Session, show_alone: bool = False, find: str = "",
+                   link: float = DEFAULT_LINK, include_themes: bool = False):
+    """The label graph of the chosen vocabularies plus your words.
 
     `estimate` true uses the paper's bandwidth estimate (quantile 0.03) and ignores
-    `bandwidth`; `show_alone` also draws labels alone in their cluster (your words always
-    are); `find` highlights a word and its cluster. Returns: graph, cluster table, counts
-    (markdown), the bandwidth used.
+    `bandwidth`; `link` is the cosine from which labels of different vocabularies are joined;
+    `include_themes` adds MTG's theme/use tags; `show_alone` also draws labels with no link at
+    all (your words always are); `find` highlights a label and its neighbours and lists them.
+    Returns: graph figure, cluster table, counts (markdown), the bandwidth used, neighbours.
     """
     pipe = MODELS.get(session.model)
-    clusters = pipe.clusters(list(label_sets or []), words=words or (),
-                             bandwidth=None if estimate else float(bandwidth))
-    yours = set(parse_words(words)) if words and words.strip() else set()
-    sources: dict[str, list[str]] = {}
-    for name in label_sets or []:
-        for label in load_label_set(name).labels:
-            sources.setdefault(label, []).append(load_label_set(name).title)
-    for label in clusters.labels:
-        sources.setdefault(label, ["your words"])
-    named = clusters.named_groups()  # numbered by size, largest first, in graph and table
-    names, groups = [name for name, _ in named], [group for _, group in named]
-    rank = {label: r for r, group in enumerate(groups) for label in group}
-    assignments = [rank[label] for label in clusters.labels]
-    sizes = {r: len(g) for r, g in enumerate(groups)}
-    highlight = found(clusters.labels, assignments, find)
-    shown = [show_alone or sizes[a] > 1 or label in yours or i in (highlight or ())
-             for i, (label, a) in enumerate(zip(clusters.labels, assignments))]
-    multi = sum(len(group) > 1 for group in groups)
-    figure = map_plots.cluster_figure(
-        clusters.labels, positions(pipe, clusters.labels), assignments, sources, shown, highlight,
-        title=f"{multi} clusters of more than one label",
-        names=names, named={i for i, label in enumerate(clusters.labels) if label in yours})
+    lg = label_graph(pipe.text, list(label_sets or []), words or "",
+                     None if estimate else float(bandwidth), float(link), bool(include_themes))
+    graph = lg.graph
+    wanted = " ".join((find or "").lower().split())
+    hit = next((n for n in graph if n.lower() == wanted), None) if wanted else None
+    highlight = {hit, *graph[hit]} if hit else None
+    shown = {n for n in graph if show_alone or graph.degree[n] or graph.nodes[n]["yours"]
+             or n == hit}
+    multi = sum(len(group) > 1 for group in lg.groups)
+    cross = sum(d["kind"] == "cross" for *_, d in graph.edges(data=True))
+    figure = graph_plots.label_graph_figure(
+        graph, graph_positions(graph, positions(pipe, list(graph))), shown, highlight,
+        title=f"{multi} clusters, {cross} links across vocabularies")
     table = pd.DataFrame([{"cluster": name, "size": len(group), "labels": "; ".join(group),
                            "vocabularies": "; ".join(dict.fromkeys(
-                               s for label in group for s in sources[label]))}
-                          for name, group in named], columns=CLUSTER_COLUMNS)
-    counts = (f"**{len(clusters.labels)}** distinct labels from "
-              f"{len(label_sets or [])} vocabularies{' + your words' if words else ''} -> "
-              f"**{clusters.n_clusters}** clusters ({multi} with more than one label), "
-              f"bandwidth {clusters.bandwidth:.4f}"
-              f"{' (estimated as in the paper, quantile 0.03)' if estimate else ''}."
-              + ("" if show_alone else " Labels alone in their cluster are hidden; hover a "
-                 "point for its label.")
-              + (f" Not among the labels: '{find.strip()}'." if find and find.strip()
-                 and highlight is None else ""))
-    return figure, table, counts, round(clusters.bandwidth, 4)
+                               v for label in group for v in graph.nodes[label]["vocabularies"]))}
+                          for name, group in zip(lg.names, lg.groups)], columns=CLUSTER_COLUMNS)
+    neighbours = pd.DataFrame([{"label": label, "cosine": round(cosine, 3),
+                                "vocabularies": vocabularies, "link": LINK_WORDS[kind]}
+                               for label, cosine, vocabularies, kind in lg.neighbours(hit)]
+                              if hit else [], columns=NEIGHBOUR_COLUMNS)
+    return figure, table, counts_text(lg, label_sets, words, estimate, show_alone, find, hit), \
+        round(lg.clusters.bandwidth, 4), neighbours
 
 
-def found(labels: list[str], assignments: list[int], find: str) -> set[int] | None:
-    """Indices of the label `find` names (case-insensitive) and of its cluster; None if absent."""
-    wanted = " ".join((find or "").lower().split())
-    hits = [i for i, label in enumerate(labels) if label.lower() == wanted]
-    if not wanted or not hits:
-        return None
-    cluster = assignments[hits[0]]
-    return {i for i, a in enumerate(assignments) if a == cluster}
+LINK_WORDS = {"cluster": "same cluster", "cross": "across vocabularies",
+              "nearest": "nearest built-in label"}
+
+
+def counts_text(lg, label_sets, words, estimate, show_alone, find, hit) -> str:
+    """The counts line, and where each of your words landed (user text escaped)."""
+    graph, clusters = lg.graph, lg.clusters
+    multi = sum(len(group) > 1 for group in lg.groups)
+    hubs = ", ".join(f"{escape_markdown(label)} ({degree})" for label, degree in lg.hubs()
+                     if degree)
+    text = (f"**{len(clusters.labels)}** distinct labels from {len(label_sets or [])} "
+            f"vocabularies{' + your words' if words and words.strip() else ''} -> "
+            f"**{clusters.n_clusters}** clusters ({multi} with more than one label), "
+            f"**{lg.components()}** separate groups in the graph, bandwidth "
+            f"{clusters.bandwidth:.4f}"
+            f"{' (estimated as in the paper, quantile 0.03)' if estimate else ''}."
+            + (f" Best connected: {hubs}." if hubs else "")
+            + ("" if show_alone else " Labels with no link are hidden."))
+    for word in (n for n in graph if graph.nodes[n]["yours"]):
+        near = [(o, d) for o, d in graph[word].items() if d["kind"] == "nearest"]
+        if near:
+            other, data = near[0]
+            text += (f" *{escape_markdown(word)}* joins *{escape_markdown(other)}* (cosine "
+                     f"{data['cosine']:.2f}, cluster '{escape_markdown(graph.nodes[other]['name'])}').")
+    if find and find.strip() and hit is None:
+        text += f" Not among the labels: '{escape_markdown(find.strip())}'."
+    return text
+
+
+def picked_label(evt: gr.SelectData) -> str:
+    """The label of the neighbours-table row the visitor clicked."""
+    row = evt.row_value or []
+    return str(row[0]) if row else gr.skip()
 
 
 def build(session: gr.State):
@@ -107,8 +119,8 @@ def build(session: gr.State):
         sets_in = gr.CheckboxGroup(vocabulary_choices()[:-1], value=["mtg", "cal500"],
                                    label="Label sets", min_width=300)
         cluster_words_in = gr.Textbox("", label="Add your own words", lines=1, min_width=220)
-        find_in = gr.Textbox("", label="Find a word", lines=1, elem_id="cluster-find",
-                             info="highlights it and its cluster", min_width=220)
+        find_in = gr.Textbox("", label="Find a label", lines=1, elem_id="cluster-find",
+                             info="highlights it and lists its neighbours", min_width=220)
     with gr.Row():
         with gr.Column(min_width=260):
             bandwidth_in = gr.Slider(0.05, 1.5, value=PAPER_BANDWIDTH, step=0.0001,
@@ -116,16 +128,23 @@ def build(session: gr.State):
                                      info=f"paper: {PAPER_BANDWIDTH} (its estimate on MTG + "
                                           f"CAL500)")
         with gr.Column(min_width=260):
-            estimate_in = gr.Checkbox(False, label="Estimate it from the chosen labels "
-                                                   "instead (quantile 0.03)",
-                                      info="moving the slider turns this off")
+            link_in = gr.Slider(0.3, 0.95, value=DEFAULT_LINK, step=0.01,
+                                label="Link vocabularies from cosine",
+                                info="joins labels of different vocabularies this similar")
         with gr.Column(min_width=260):
-            alone_in = gr.Checkbox(False, label="Show labels alone in their cluster")
+            estimate_in = gr.Checkbox(False, label="Estimate the bandwidth from the chosen "
+                                                   "labels instead (quantile 0.03)",
+                                      info="moving the slider turns this off")
+            themes_in = gr.Checkbox(False, label="Include theme and use tags (film, christmas)")
+            alone_in = gr.Checkbox(True, label="Show labels with no link")
     cluster_btn = gr.Button("Cluster", variant="primary")
     cluster_error = error_box("cluster-error")
     cluster_counts = gr.Markdown(elem_id="cluster-counts")
-    cluster_plot = gr.Plot(plots.empty_figure("Press Cluster"), label="Cluster graph",
+    cluster_plot = gr.Plot(plots.empty_figure("Press Cluster"), label="Label graph",
                            show_label=False, elem_id="cluster-graph")
+    neighbours_out = gr.Dataframe(pd.DataFrame(columns=NEIGHBOUR_COLUMNS),
+                                  label="Neighbours of the label you find", interactive=False,
+                                  wrap=True, elem_id="cluster-neighbours")
     with gr.Accordion("Every cluster", open=False):
         cluster_table = gr.Dataframe(pd.DataFrame(columns=CLUSTER_COLUMNS), label="Clusters",
                                      interactive=False, wrap=True,
@@ -133,12 +152,18 @@ def build(session: gr.State):
     event = dict(fn=cluster_labels, box=cluster_error, concurrency_limit=2,
                  concurrency_id="clusters",
                  inputs=[sets_in, cluster_words_in, bandwidth_in, estimate_in, session,
-                         alone_in, find_in],
-                 outputs=[cluster_plot, cluster_table, cluster_counts, bandwidth_in])
-    bind([cluster_btn.click, find_in.submit, alone_in.change, cluster_words_in.submit],
-         api_name="clusters", **event)
+                         alone_in, find_in, link_in, themes_in],
+                 outputs=[cluster_plot, cluster_table, cluster_counts, bandwidth_in,
+                          neighbours_out])
+    bind([cluster_btn.click, find_in.submit, alone_in.change, cluster_words_in.submit,
+          themes_in.change, link_in.release], api_name="clusters", **event)
+    # clicking a neighbour (any cell of its row) finds it in turn: a walk along the graph
+    neighbours_out.select(picked_label, outputs=[find_in], queue=False,
+                          api_visibility="private").then(
+        local_errors(cluster_labels, 5), inputs=event["inputs"],
+        outputs=[*event["outputs"], cluster_error], api_visibility="private")
     bandwidth_in.release(lambda: False, outputs=[estimate_in], queue=False,
                          api_visibility="private").then(
-        local_errors(cluster_labels, 4), inputs=event["inputs"],
+        local_errors(cluster_labels, 5), inputs=event["inputs"],
         outputs=[*event["outputs"], cluster_error], api_visibility="private")
     return event

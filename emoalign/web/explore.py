@@ -34,6 +34,13 @@ RANKING_COLUMNS = ["rank", "song", "score", "source", "known label"]
 RANKING_WIDTHS = [60, 280, 80, 220, 160]  # px, so that on a phone the table scrolls sideways
 COLOUR_BY = ["predicted emotion", "valence", "arousal", "dataset label", "dataset"]
 ALIASES = {"true emotion": "dataset label"}  # the name an earlier API used
+NO_REFERENCE_AUDIO = (
+    "Reference songs are named from their datasets' metadata: artist and title where the "
+    "dataset gives them (4Q; the game and title for VGMIDI, the title for MemoMusic; Emotify "
+    "names only its genre and track number), and the label the dataset gives them. Their "
+    "audio is not here: the datasets allow research use, not redistribution, so a reference "
+    "song cannot be played, only found by its name. The bundled examples and your songs can "
+    "be played in the Song tab.")
 SHOWN = 20  # rows of a ranking (the visitor's songs are always listed too)
 _BASE = BoundedCache(3)  # model key -> reference + examples catalogue
 _LIBRARY = BoundedCache(2)  # (library file, its state, model) -> its songs for that model
@@ -144,7 +151,8 @@ def embedding_map(vocabulary_name: str, colour_by: str, show_labels: bool, sessi
             + ") fitted once "
             f"with UMAP on the reference corpus; a new song sits among the reference songs it "
             f"sounds most like. Coloured by {colour_by}"
-            f"{f'; {len(labels)} emotion words as open diamonds' if show_labels else ''}.")
+            f"{f'; {len(labels)} emotion words as open diamonds' if show_labels else ''}. "
+            + NO_REFERENCE_AUDIO)
     return figure, info
 
 
@@ -152,6 +160,7 @@ def song_hover(catalogue: Catalogue, i: int, predicted: str) -> str:
     va = (f"<br>valence {catalogue.valence[i]:+.2f}, arousal {catalogue.arousal[i]:+.2f}"
           if np.isfinite(catalogue.valence[i]) else "")
     where = catalogue.datasets[i] or SOURCES.get(catalogue.sources[i], catalogue.sources[i])
+    where += ", a reference song without audio" if catalogue.sources[i] == "reference" else ""
     return (f"<b>{html.escape(catalogue.names[i])}</b><br>{html.escape(where)}"
             f"<br>predicted: {html.escape(predicted)}{va}"
             f"<br>dataset label: {html.escape(catalogue.known[i])}")
@@ -160,7 +169,7 @@ def song_hover(catalogue: Catalogue, i: int, predicted: str) -> str:
 def ranking_frame(catalogue: Catalogue, ranked: list[tuple[int, float]]) -> pd.DataFrame:
     """The best `SHOWN` rows, then any of the visitor's songs further down (with their rank)."""
     rows = [{"rank": r + 1, "song": catalogue.names[i], "score": score,
-             "source": catalogue.datasets[i] and f"reference ({catalogue.datasets[i]})"
+             "source": catalogue.datasets[i] and f"reference ({catalogue.datasets[i]}), no audio"
              or SOURCES.get(catalogue.sources[i], catalogue.sources[i]),
              "known label": catalogue.known[i]}
             for r, (i, score) in enumerate(ranked)

@@ -18,6 +18,7 @@ from ..clusters import PAPER_BANDWIDTH
 from ..jobs import Stopped
 from ..safety import UnsafeInput, stage_uploads
 from ..session import Session
+from ..split_sizes import split_warning, thin_splits
 from .common import gpu, session_id
 from .config import MODELS, PUBLIC, TRAINED_DIR, TRAINED_KEEP, TRAINING
 from .errors import bind, error_box
@@ -91,15 +92,38 @@ def train_adapter(datasets: list[str], targets: str, lam: float, bandwidth: floa
         config = TrainConfig(datasets=tuple(names), encoder=session.model.encoder,
                              targets=targets, lam=float(lam), bandwidth=float(bandwidth),
                              max_epochs=int(epochs), variant=variant)
+        warning = " ".join(split_warning(f"your songs ({f.dataset})", thin_splits(f))
+                           for f in folders).strip()
         job = TRAINING.start(session_id(request))
     except BaseException:
         cleanup()
         raise
-    yield from run_job(config, folders, job, cleanup, progress)
+    yield from run_job(config, folders, job, cleanup, progress, warning)
 
 
-def run_job(config, folders, job, cleanup, progress):
-    """Stream a training job's progress; the last item names the saved adapter."""
+def chart(history: list[dict]):
+    """The loss / validation curve with room for its axis labels, whole epochs on the x axis
+    (one epoch is one point in the middle, not an axis of fractions)."""
+    fig = plots.loss_curve(history)
+    epochs = max((int(row.get("epoch", i + 1)) for i, row in enumerate(history)), default=1)
+    fig.update_xaxes(range=[0.5, epochs + 0.5], automargin=True,
+                     **({"dtick": 1} if epochs <= 20 else {}))
+    fig.update_layout(yaxis=dict(automargin=True), yaxis2=dict(automargin=True))
+    return fig
+
+
+def stopped_message(job, epochs_done: int, max_epochs: int) -> str:
+    """What a stopped job says: why, and where it was."""
+    where = (f"after epoch {epochs_done} of {max_epochs}" if epochs_done
+             else "while encoding the songs, before the first epoch")
+    why = (f"it reached the time cap of {TRAINING.max_seconds / 60:g} min"
+           if job.timed_out else "you pressed Stop")
+    return f"Training stopped {where}: {why}. Nothing was saved."
+
+
+def run_job(config, folders, job, cleanup, progress, warning: str = ""):
+    """Stream a training job's progress; the last item names the saved adapter. `warning`
+    (splits too small to mean much) stays at the top of the status throughout."""
     from ..runs import run_training
 
     def work(emit):
@@ -124,13 +148,12 @@ def run_job(config, folders, job, cleanup, progress):
                 else:
                     fraction, message = event
                     progress(fraction, desc=message)
-                    yield (message, plots.loss_curve(rows) if rows else gr.skip(), gr.skip(),
-                           gr.skip())
+                    yield (f"{warning}\n\n{message}" if warning else message,
+                           chart(rows) if rows else gr.skip(), gr.skip(), gr.skip())
     except Stopped as error:
-        why = (f"it reached the time cap of {TRAINING.max_seconds / 60:g} min"
-               if job.timed_out else "it was stopped")
-        raise gr.Error(f"Training stopped: {why}. Nothing was saved.") from error
-    yield finished(run)
+        raise gr.Error(stopped_message(job, len(rows), config.max_epochs)) from error
+    status, *rest = finished(run)
+    yield (f"{warning}\n\n{status}" if warning else status, *rest)
 
 
 def finished(run):
@@ -147,13 +170,17 @@ def finished(run):
             f"to switch to it."
             + (f" Not evaluated (features not cached): {', '.join(run.skipped)}."
                if run.skipped else ""),
-            plots.loss_curve(run.history), metrics, str(run.path))
+            chart(run.history), metrics, str(run.path))
 
 
-def stop_training(request: gr.Request = None) -> str:
-    """The Stop button: stop this session's training job."""
-    stopped = TRAINING.stop(session_id(request))
-    return "Stopping the training job..." if stopped else "No training job of yours is running."
+def stop_training(request: gr.Request = None):
+    """The Stop button: stop this session's training job. The job then ends within a batch
+    and says where it stopped; with no job running, the status (a finished job's result) is
+    left as it is and a notice says so."""
+    if TRAINING.stop(session_id(request)):
+        return "Stopping the training job..."
+    gr.Info("No training job of yours is running.")
+    return gr.skip()
 
 
 def build(session: gr.State):
@@ -215,6 +242,7 @@ def build(session: gr.State):
          labels_csv_in, file_col_in, labels_col_in, separator_in, split_col_in, uploads_in],
         [train_status, loss_plot, metrics_out, trained_path], train_error, api_name="train",
         concurrency_limit=2, concurrency_id="train")  # the second one hears "busy" at once
-    stop_btn.click(stop_training, outputs=[train_status], cancels=[training],
-                   api_name="stop_training", queue=False)
+    # no `cancels`: the job is asked to stop and ends within a batch, so its last message can
+    # say where it stopped (closing the page still cancels the request, which stops it too)
+    stop_btn.click(stop_training, outputs=[train_status], api_name="stop_training", queue=False)
     return training, trained_path, use_btn
