@@ -120,8 +120,11 @@ def test_rescoring_a_new_word_list_costs_no_audio(pipe, monkeypatch):
 
 
 @pytest.mark.slow
-def test_answer_benchmark_runs(data_dir):
-    """bench/bench_answer.py at a tiny size (needs the datasets' label files for the folds)."""
+def test_answer_benchmark_runs():
+    """bench/bench_answer.py at a tiny size."""
+    from conftest import dataset_dir
+    for name in ("emotify", "4q", "vgmidi", "memomusic"):
+        dataset_dir(name, "the answer benchmark scores held-out readings against its labels")
     from bench import bench_answer
     out = bench_answer.main(["--smoke"])
     assert out["heads"] and out["chosen"] in {h["head"] for h in out["heads"]}
