@@ -21,19 +21,14 @@ from __future__ import annotations
 
 import numpy as np
 
-# Anchor words and their places (valence, arousal) in [-1, 1]: hand-placed after the angles
-# of Russell (1980) and Scherer (2005), rounded to 0.1. The first 24 also label the
-# valence/arousal datasets for training (valence_arousal.CIRCUMPLEX).
+from .valence_arousal import CIRCUMPLEX
+
+# Anchor words and their places (valence, arousal) in [-1, 1], hand-placed after the angles of
+# Russell (1980) and Scherer (2005), rounded to 0.1: the circumplex words that also label the
+# valence/arousal datasets for training (valence_arousal.CIRCUMPLEX), and more, so that typed
+# words find a near neighbour.
 ANCHORS = {
-    "excited": (0.5, 0.9), "energetic": (0.4, 0.8), "happy": (0.8, 0.4), "joyful": (0.8, 0.5),
-    "cheerful": (0.8, 0.3), "triumphant": (0.6, 0.7),
-    "angry": (-0.7, 0.8), "aggressive": (-0.6, 0.9), "tense": (-0.5, 0.6),
-    "anxious": (-0.6, 0.5), "fearful": (-0.7, 0.6), "dark": (-0.5, 0.2),
-    "sad": (-0.8, -0.4), "melancholic": (-0.6, -0.5), "gloomy": (-0.6, -0.3),
-    "depressed": (-0.8, -0.6), "lonely": (-0.6, -0.6), "tired": (-0.2, -0.9),
-    "calm": (0.4, -0.8), "peaceful": (0.6, -0.7), "relaxed": (0.6, -0.6),
-    "serene": (0.6, -0.8), "tender": (0.7, -0.3), "dreamy": (0.3, -0.6),
-    # more anchors, so typed words find a near neighbour
+    **CIRCUMPLEX,
     "furious": (-0.8, 0.8), "scared": (-0.7, 0.6), "nervous": (-0.5, 0.5),
     "hostile": (-0.8, 0.6), "bored": (-0.4, -0.6), "sleepy": (0.1, -0.9),
     "content": (0.7, -0.3), "hopeful": (0.6, 0.2), "nostalgic": (0.0, -0.4),
