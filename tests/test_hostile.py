@@ -451,8 +451,8 @@ def test_playlists_are_not_followed(client, corpus, data_dir):
 def test_ffmpeg_has_a_timeout(corpus, monkeypatch):
     if not have_ffmpeg():
         pytest.skip("ffmpeg is not installed")
-    from emoalign import audio
-    monkeypatch.setattr(audio, "FFMPEG_TIMEOUT", 0.05)
+    from emoalign import audio, decoding
+    monkeypatch.setattr(decoding, "FFMPEG_TIMEOUT", 0.05)
     with pytest.raises(audio.AudioError, match="took (too long|longer)"):
         audio.load_audio(corpus["long-hour.mka"].path, 16000, max_seconds=None)
 
