@@ -5,13 +5,13 @@ diamonds, the visitor's songs large outlined stars with their names; colours fol
 from __future__ import annotations
 
 from collections.abc import Sequence
-from html import escape
 
 import numpy as np
 import plotly.graph_objects as go
 
 from .colours import emotion_colour
 from .plots import INK, _layout
+from .safety import plot_text as escape  # every user string drawn goes through it
 
 STYLE = {"reference": dict(symbol="circle", size=6, opacity=0.75),
          "library": dict(symbol="square", size=8, opacity=0.9),
@@ -58,7 +58,7 @@ def _trace(fig, xy, members, kind, names, hover, colour, name, legendgroup=None,
     fig.add_trace(go.Scatter(
         x=xy[members, 0], y=xy[members, 1], name=name, legendgroup=legendgroup,
         mode="markers+text" if kind in NAMED else "markers",
-        text=[names[i] for i in members] if kind in NAMED else None,
+        text=[escape(names[i]) for i in members] if kind in NAMED else None,
         textposition="top center", textfont=dict(size=11, color=INK),
         marker=dict(symbol=style["symbol"], size=style["size"], opacity=style["opacity"],
                     color=colour, line=line if kind != "label" else dict(width=2, color=colour),

@@ -5,6 +5,7 @@ live progress, the loss curve, Stop, and the test metrics."""
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -16,10 +17,10 @@ from .. import jobs, plots
 from ..adapter import prune_adapters
 from ..clusters import PAPER_BANDWIDTH
 from ..jobs import Stopped
-from ..safety import UnsafeInput, stage_uploads
+from ..safety import UnsafeInput, scrub_paths, stage_uploads
 from ..session import Session
 from .common import gpu, session_id
-from .config import MODELS, PUBLIC, TRAINED_DIR, TRAINED_KEEP, TRAINING
+from .config import MODELS, PUBLIC, TRAIN_STAGING_PREFIX, TRAINED_DIR, TRAINED_KEEP, TRAINING
 from .errors import bind, error_box
 
 METRIC_COLUMNS = ["dataset", "labels", "zero-shot", "f1_segment", "f1_song_vote", "f1_song_mean",
@@ -50,7 +51,7 @@ def your_folder(folder: str, labels_csv: str | None, uploads: list[str] | None,
     return folder_dataset(staging / "audio" if uploads else folder, labels_csv,
                           (file_column or "").strip() or "file",
                           (labels_column or "").strip() or "labels", separator or ";",
-                          (split_column or "").strip())
+                          (split_column or "").strip(), uploaded=bool(uploads))
 
 
 @gpu
@@ -69,10 +70,15 @@ def train_adapter(datasets: list[str], targets: str, lam: float, bandwidth: floa
     from ..training import TrainConfig
 
     folder = (folder or "").strip()
+    shipped = [name for _, name in shipped_datasets()]
+    unknown = [d for d in datasets or [] if d not in shipped]
+    if unknown:  # a name is never made into a path
+        raise gr.Error(f"Unknown dataset; the datasets here are: {', '.join(shipped) or 'none'}.")
     if folder and PUBLIC:
         raise UnsafeInput("This public app does not read folders on the server: upload the "
                           "audio files (or a zip of them) with the labels CSV.")
-    staging = Path(tempfile.mkdtemp(prefix="emoalign-train-")) if uploads else None
+    staging = (Path(tempfile.mkdtemp(prefix=f"{TRAIN_STAGING_PREFIX}{os.getpid()}-"))
+               if uploads else None)
     folders = []
 
     def cleanup() -> None:  # uploads and their features go with the job
@@ -121,8 +127,8 @@ def run_job(config, folders, job, cleanup, progress):
                     run = event.value
                 elif isinstance(event, dict):
                     rows.append(event)
-                else:
-                    fraction, message = event
+                else:  # every streamed status, not only the last, without server paths
+                    fraction, message = event[0], scrub_paths(str(event[1]))
                     progress(fraction, desc=message)
                     yield (message, plots.loss_curve(rows) if rows else gr.skip(), gr.skip(),
                            gr.skip())
