@@ -19,7 +19,7 @@ import hashlib
 import os
 import re
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Iterable
 
 import numpy as np
@@ -329,11 +329,10 @@ def _uploaded_files(audio_dir: Path, files: list[str], csv_name: str
     if absent:
         lines = ", ".join(str(line) for line, _ in absent[:5])
         example = sorted(present)[0] if present else "song.ogg"
-        raise ValueError(
+        raise ValueError(  # the lines only: the same words whatever the names point at
             f"{len(absent)} file(s) named in {csv_name} are not among the uploaded audio files "
-            f"(line {lines}{', ...' if len(absent) > 5 else ''}: e.g. "
-            f"{PurePosixPath(absent[0][1].replace(chr(92), '/')).name[:60]!r}). Name each file "
-            f"by its path inside the upload, e.g. {example!r}.")
+            f"(line {lines}{', ...' if len(absent) > 5 else ''}). Name each file by its path "
+            f"inside the upload, e.g. {example!r}.")
     return keys, [audio_dir / key for key in keys]
 
 
