@@ -7,6 +7,7 @@ kept at the target rate, never the file's own rate.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 from concurrent.futures import ThreadPoolExecutor
@@ -64,13 +65,19 @@ def load_audio(path: str | Path, sr: int, max_seconds: float | None = MAX_SECOND
     if kind:
         raise AudioError(f"{name} is not a readable audio file: it is a {kind} archive. "
                          f"Upload the audio files themselves.")
-    with quiet_stderr():  # mpg123 prints "Illegal Audio-MPEG-Header" for damaged MP3s
+    # libmpg123 prints "Illegal Audio-MPEG-Header" on stderr while libsndfile probes a damaged
+    # or mislabelled file, and while it decodes an MP3: kept off the terminal (only then, as
+    # the redirection holds back the process's other stderr lines until it ends).
+    with quiet_stderr():
         try:
             info = sf.info(str(path))
         except (sf.LibsndfileError, RuntimeError, TypeError) as error:
             log.info("libsndfile cannot read %s (%s); trying ffmpeg", path, error)
-            audio = read_ffmpeg(path, name, sr, max_seconds, trim)
-        else:
+            info = None
+    if info is None:
+        audio = read_ffmpeg(path, name, sr, max_seconds, trim)
+    else:
+        with quiet_stderr() if info.format in ("MP3", "MPEG") else contextlib.nullcontext():
             audio = _read_soundfile(path, name, info, sr, max_seconds, trim)
     if len(audio) < NO_AUDIO_SECONDS * sr:
         raise AudioError(f"{name} holds almost no sound ({len(audio) / sr:.2f} s; at least "
@@ -172,8 +179,9 @@ def _decode_halves(path: Path, f: sf.SoundFile, info, limit: int | None, name: s
     identical; MP3 within 1e-7, as with reads of another size). Each half has its own
     streaming resampler: the halves meet at an input sample that falls on an output sample,
     and the second starts SEAM_SECONDS early so that its filter has settled by then (within
-    1e-6 of one pass at 44.1 kHz, 3e-6 at 655 kHz, where soxr decimates in stages). Returns (audio at `sr`, frames read), or None when the file is short,
-    not seekable or shorter than its header says (then it is decoded in one pass)."""
+    1e-6 of one pass at 44.1 kHz, 3e-6 at 655 kHz, where soxr decimates in stages). Returns
+    (audio at `sr`, frames read), or None when the file is short, not seekable or shorter
+    than its header says (then it is decoded in one pass)."""
     rate = info.samplerate
     total = info.frames if limit is None else min(info.frames, limit)
     if total < PARALLEL_DECODE_SECONDS * rate or not f.seekable():

@@ -121,6 +121,9 @@ def audio_corpus(folder: Path, clip: Path, cap_seconds: float) -> list[Case]:
     for n in (3, 200):
         add(f"truncated-{n}.mp3", mp3.getvalue()[:n], NOT_AUDIO + "|" + EMPTY, "truncated")
     add("junk-frames.mp3", bad_mp3(), NOT_AUDIO + "|almost no sound|" + SHORT, "truncated")
+    damaged = bytearray(mp3.getvalue())  # zeros mid-stream: libmpg123 resyncs, noisily
+    damaged[len(damaged) // 2:len(damaged) // 2 + 3000] = bytes(3000)
+    add("damaged-middle.mp3", bytes(damaged), NOT_AUDIO, "truncated")
     add("garbage-after-header.ogg", b"OggS" + bytes(range(256)) * 40, NOT_AUDIO, "truncated")
     add("random.ogg", np.random.default_rng(0).bytes(20000), NOT_AUDIO, "truncated")
 
