@@ -36,6 +36,7 @@ from emoalign.session import Session
 from emoalign.web.config import (EXAMPLES, LIBRARY_LIMIT, MAX_UPLOAD_MB, MODELS,  # noqa: F401
                                  PRELOAD, PUBLIC, seed_examples, spaces)
 from emoalign.web.errors import local_errors
+from emoalign.web.guard import UPLOAD_GUARD
 from emoalign.web.look import CSS, HEAD, THEME
 
 log = logging.getLogger("emoalign.app")
@@ -130,4 +131,5 @@ if __name__ == "__main__":
     # not (docs/security.md).
     demo.queue(max_size=64, default_concurrency_limit=2).launch(
         server_name=args.host, server_port=args.port, show_error=not PUBLIC, theme=THEME, css=CSS,
-        head=HEAD, allowed_paths=[str(EXAMPLES_DIR)], max_file_size=f"{MAX_UPLOAD_MB}mb")
+        head=HEAD, allowed_paths=[str(EXAMPLES_DIR)], max_file_size=f"{MAX_UPLOAD_MB}mb",
+        app_kwargs={"middleware": [UPLOAD_GUARD]})  # Gradio's unparsable uploads: 400
