@@ -808,6 +808,14 @@ def test_raw_requests_get_clear_messages(public):
     message names the working folder: public mode shows no Gradio text, docs/security.md)."""
     events = raw_call(public, "clusters", '{"data": [["mtg"], "calm", NaN, false, false, ""]}')
     assert "bandwidth must be a positive number" in events, events
+    events = raw_call(public, "score_words", '{"data": ["calm", null, NaN]}')
+    assert 'event: error\ndata: {"error": null}' in events, events  # Gradio's own, not shown
+    events = raw_call(public, "score_words", '{"data": ["calm", null, 1e300]}')
+    assert "Top k must be a whole number" in events, events
+    events = raw_call(public, "train", '{"data": [["emotify"], "labels", 0.0, 0.7736, NaN, '
+                                       '"segment", "", null, "path", "emotions", "|", "split", '
+                                       'null]}')
+    assert "Epochs must be a whole number" in events, events
     for path in ("file:/etc/passwd", "etc/passwd", "../../etc/passwd"):
         events = raw_call(public, "analyze", json.dumps(
             {"data": [{"path": path, "meta": {"_type": "gradio.FileData"}}, "gems", 3, False]}))

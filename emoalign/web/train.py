@@ -19,7 +19,7 @@ from ..clusters import PAPER_BANDWIDTH
 from ..jobs import Stopped
 from ..safety import UnsafeInput, scrub_paths, stage_uploads
 from ..session import Session
-from .common import gpu, session_id
+from .common import gpu, session_id, whole_number
 from .config import MODELS, PUBLIC, TRAIN_STAGING_PREFIX, TRAINED_DIR, TRAINED_KEEP, TRAINING
 from .errors import bind, error_box
 
@@ -67,7 +67,7 @@ def train_adapter(datasets: list[str], targets: str, lam: float, bandwidth: floa
     time (with a time cap in public mode); a cancelled request stops its job. Yields status
     (markdown), the loss curve and the test metrics; the last status names the saved adapter."""
     from ..features import feature_path
-    from ..training import TrainConfig
+    from ..training import MAX_EPOCHS, TrainConfig
 
     folder = (folder or "").strip()
     shipped = [name for _, name in shipped_datasets()]
@@ -96,7 +96,8 @@ def train_adapter(datasets: list[str], targets: str, lam: float, bandwidth: floa
             raise gr.Error("Pick a dataset to train on, or give your songs and their labels CSV.")
         config = TrainConfig(datasets=tuple(names), encoder=session.model.encoder,
                              targets=targets, lam=float(lam), bandwidth=float(bandwidth),
-                             max_epochs=int(epochs), variant=variant)
+                             max_epochs=whole_number(epochs, 1, MAX_EPOCHS, "Epochs"),
+                             variant=variant)
         job = TRAINING.start(session_id(request))
     except BaseException:
         cleanup()
