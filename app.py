@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import threading
 
 import gradio as gr
@@ -33,8 +34,9 @@ from emoalign.web import clusters, explore, model, song, train, words
 from emoalign.web.common import end_session, song_choices, status_text
 from emoalign.session import Session
 from emoalign.web.config import (EXAMPLES, LIBRARY_LIMIT, MAX_UPLOAD_MB, MODELS,  # noqa: F401
-                                 PRELOAD, seed_examples, spaces)
+                                 PRELOAD, PUBLIC, seed_examples, spaces)
 from emoalign.web.errors import local_errors
+from emoalign.web.guard import UPLOAD_GUARD
 from emoalign.web.look import CSS, HEAD, THEME
 
 log = logging.getLogger("emoalign.app")
@@ -101,6 +103,10 @@ def preload() -> None:
     threading.Thread(target=warm, daemon=True).start()
 
 
+def stop(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 demo = build_app()
 
 if spaces is not None and os.environ.get("SPACES_ZERO_GPU"):
@@ -113,10 +119,17 @@ if __name__ == "__main__":
                         help="default: $GRADIO_SERVER_PORT or 7860")
     parser.add_argument("--host", default=None, help="default: $GRADIO_SERVER_NAME or 127.0.0.1")
     args = parser.parse_args()
+    # SIGTERM ends the app as Ctrl+C does: Gradio closes its server, atexit removes our temp
+    # folders (the default SIGTERM ends the process without either).
+    signal.signal(signal.SIGTERM, stop)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     log.info("%d precomputed example(s)", seed_examples())
     if PRELOAD:
         preload()
+    # Public: only our own messages (gr.Error) reach a visitor; Gradio's own, such as "Cannot
+    # move <working folder>/file:/etc/passwd ..." for a path sent in place of an upload, do
+    # not (docs/security.md).
     demo.queue(max_size=64, default_concurrency_limit=2).launch(
-        server_name=args.host, server_port=args.port, show_error=True, theme=THEME, css=CSS,
-        head=HEAD, allowed_paths=[str(EXAMPLES_DIR)], max_file_size=f"{MAX_UPLOAD_MB}mb")
+        server_name=args.host, server_port=args.port, show_error=not PUBLIC, theme=THEME, css=CSS,
+        head=HEAD, allowed_paths=[str(EXAMPLES_DIR)], max_file_size=f"{MAX_UPLOAD_MB}mb",
+        app_kwargs={"middleware": [UPLOAD_GUARD]})  # Gradio's unparsable uploads: 400

@@ -161,6 +161,9 @@ def read_card(path: str | Path) -> tuple[dict, AdapterConfig]:
         card = json.loads(card_path.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as error:
         raise ValueError(f"Adapter card {card_path.name} is not valid JSON.") from error
+    except RecursionError as error:  # [[[[...]]]] 100,000 deep
+        raise ValueError(f"Adapter card {card_path.name} is nested too deeply to be an adapter "
+                         f"card.") from error
     raw = card.get("config") if isinstance(card, dict) else None
     if not isinstance(raw, dict):
         raise ValueError(f"Adapter card {card_path.name} has no 'config' object.")

@@ -1,17 +1,15 @@
 """Audio in: decode, mix to mono, resample, check, and cut into 10-second segments.
 
-Pure functions over numpy arrays; sample rates are always explicit.
+Pure functions over numpy arrays; sample rates are always explicit. Decoding streams: blocks
+are mixed to mono and resampled as they are read (decoding.py), so memory follows the samples
+kept at the target rate, never the file's own rate.
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
 import logging
-import shutil
-import subprocess
-import tempfile
-import threading
-import time
+import math
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -19,23 +17,18 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from .decoding import (MAX_CHANNELS, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE,  # noqa: F401 (re-exported)
+                       SOUNDFILE_FORMATS, AudioError, Resampled, check_format, check_samples,
+                       duration_text, quiet_stderr, read_ffmpeg, too_long)
+
 SEGMENT_SECONDS = 10.0  # the unit the adapter is trained on (as in the paper)
 MIN_SECONDS = 3.0  # shorter songs, and shorter trailing remainders, carry too little music
 MAX_SECONDS = 15 * 60.0  # default cap on song length
 SILENCE_RMS = 1e-4  # about -80 dBFS: below this a segment counts as silent
 PARALLEL_DECODE_SECONDS = 30.0  # files at least this long are decoded as two halves at once
-
-SOUNDFILE_FORMATS = {"wav", "flac", "ogg", "oga", "opus", "mp3", "aiff", "aif", "au"}
-MIN_SAMPLE_RATE = 8000  # below this a file is not music (a 1 Hz "song" is a damaged header)
-MAX_SAMPLE_RATE = 768_000
-MAX_CHANNELS = 64
-FFMPEG_TIMEOUT = 120.0  # seconds one ffmpeg or ffprobe call may take
-FFMPEG_RATE = 44100  # ffmpeg decodes to this rate; soxr then resamples to the encoder's
-# Demuxers ffmpeg may use (ffprobe's format names): plain audio containers only. Playlists
-# (hls), concat lists, image sequences and other formats that open further files are refused.
-FFMPEG_FORMATS = ("wav", "w64", "aiff", "au", "caf", "flac", "mp3", "ogg", "matroska", "mov",
-                  "aac", "ac3", "eac3", "dts", "asf", "amr", "wv", "ape", "tta", "mpc", "mpc8",
-                  "truehd", "mlp")
+SEAM_SECONDS = 0.1  # the second half starts this much early: the resampler's filter settles
+NO_AUDIO_SECONDS = 0.1  # a file decoding to less holds no sound (a video, a damaged file)
+READ_SAMPLES = 1 << 20  # samples (frames x channels) libsndfile decodes at a time
 
 # Archives are refused before any decoder sees them (a decoder may find a song inside).
 ARCHIVE_MAGIC = {b"PK\x03\x04": "zip", b"PK\x05\x06": "zip", b"\x1f\x8b": "gzip",
@@ -45,20 +38,19 @@ ARCHIVE_MAGIC = {b"PK\x03\x04": "zip", b"PK\x05\x06": "zip", b"\x1f\x8b": "gzip"
 log = logging.getLogger(__name__)
 
 
-class AudioError(ValueError):
-    """Audio that cannot be analysed; the message is written for the user."""
-
-
 def load_audio(path: str | Path, sr: int, max_seconds: float | None = MAX_SECONDS,
                trim: bool = False, name: str | None = None) -> np.ndarray:
     """Decode a file to mono float32 at `sr` Hz.
 
-    Channels are averaged while decoding (block by block). Songs longer than `max_seconds`
-    raise AudioError as soon as their header says so, or are cut to `max_seconds` when `trim`
-    is true; only what is kept is decoded. Formats libsndfile cannot read go through ffmpeg
+    Blocks are mixed to mono and resampled as they are decoded: memory follows the samples
+    kept at `sr`, whatever the file's own rate. Songs longer than `max_seconds` raise
+    AudioError as soon as their header says so, or are cut to `max_seconds` when `trim` is
+    true; only what is kept is decoded. Formats libsndfile cannot read go through ffmpeg
     (plain audio containers only, local file only, with a timeout) when it is installed.
-    Sample rates outside 8-768 kHz, more than 64 channels and NaN/inf samples raise
-    AudioError. `name` is how messages call the file (default: its file name).
+    Sample rates outside 8-768 kHz, more than 64 channels, NaN/inf samples or samples far
+    outside +-1, and files with (almost) no sound raise AudioError. Decoders' complaints on
+    stderr are kept off the terminal. `name` is how messages call the file (default: its
+    file name).
     """
     path = Path(path)
     name = name or path.name
@@ -73,41 +65,25 @@ def load_audio(path: str | Path, sr: int, max_seconds: float | None = MAX_SECOND
     if kind:
         raise AudioError(f"{name} is not a readable audio file: it is a {kind} archive. "
                          f"Upload the audio files themselves.")
-    try:
-        info = sf.info(str(path))
-    except (sf.LibsndfileError, RuntimeError, TypeError) as error:
-        log.info("libsndfile cannot read %s (%s); trying ffmpeg", path, error)
-        audio, file_sr = _read_ffmpeg(path, name, max_seconds, trim)
+    # libmpg123 prints "Illegal Audio-MPEG-Header" on stderr while libsndfile probes a damaged
+    # or mislabelled file, and while it decodes an MP3: kept off the terminal (only then, as
+    # the redirection holds back the process's other stderr lines until it ends).
+    with quiet_stderr():
+        try:
+            info = sf.info(str(path))
+        except (sf.LibsndfileError, RuntimeError, TypeError) as error:
+            log.info("libsndfile cannot read %s (%s); trying ffmpeg", path, error)
+            info = None
+    if info is None:
+        audio = read_ffmpeg(path, name, sr, max_seconds, trim)
     else:
-        audio, file_sr = _read_soundfile(path, name, info, max_seconds, trim)
-    if max_seconds is not None and len(audio) > max_seconds * file_sr:
-        audio = audio[: int(max_seconds * file_sr)]  # only with trim: the readers refuse otherwise
-    return prepare_audio(audio, file_sr, sr, name=name)
-
-
-def too_long(name: str, seconds: float | None, max_seconds: float) -> AudioError:
-    length = f"{duration_text(seconds)} long" if seconds else "longer than that"
-    cap = duration_text(max_seconds)
-    return AudioError(f"{name} is {length}; the limit is {cap}. Tick 'Analyse only the first "
-                      f"{cap}' (--trim) to analyse its beginning.")
-
-
-def duration_text(seconds: float) -> str:
-    """'15 min', '2.5 min', '45 s'."""
-    if seconds < 60:
-        return f"{seconds:.0f} s"
-    minutes = seconds / 60
-    return f"{minutes:.0f} min" if abs(minutes - round(minutes)) < 0.05 else f"{minutes:.1f} min"
-
-
-def check_format(name: str, sample_rate: float, channels: int) -> None:
-    """Refuse sample rates and channel counts no song has (AudioError)."""
-    if not MIN_SAMPLE_RATE <= sample_rate <= MAX_SAMPLE_RATE:
-        raise AudioError(f"{name} has a sample rate of {sample_rate:g} Hz; audio from "
-                         f"{MIN_SAMPLE_RATE // 1000} to {MAX_SAMPLE_RATE // 1000} kHz is "
-                         f"supported.")
-    if not 1 <= channels <= MAX_CHANNELS:
-        raise AudioError(f"{name} has {channels} channels; at most {MAX_CHANNELS} are supported.")
+        with quiet_stderr() if info.format in ("MP3", "MPEG") else contextlib.nullcontext():
+            audio = _read_soundfile(path, name, info, sr, max_seconds, trim)
+    if len(audio) < NO_AUDIO_SECONDS * sr:
+        raise AudioError(f"{name} holds almost no sound ({len(audio) / sr:.2f} s; at least "
+                         f"{MIN_SECONDS:.0f} s is needed): a video without sound, or not an "
+                         f"audio file?")
+    return audio
 
 
 def prepare_audio(audio: np.ndarray, file_sr: int, sr: int, name: str = "audio") -> np.ndarray:
@@ -115,18 +91,19 @@ def prepare_audio(audio: np.ndarray, file_sr: int, sr: int, name: str = "audio")
     audio = np.asarray(audio, dtype=np.float32)
     if audio.ndim == 2:
         # Gradio and soundfile give (samples, channels); average rather than take one channel.
+        check_samples(audio, name)
         audio = audio.mean(axis=1) if audio.shape[1] <= 8 else audio.mean(axis=0)
     if audio.ndim != 1:
-        raise AudioError(f"{name}: expected mono or multi-channel audio, got shape {audio.shape}.")
+        raise AudioError(f"{name}: expected mono or multi-channel audio, got an array of "
+                         f"{audio.ndim} dimensions.")
     if audio.size == 0:
         raise AudioError(f"{name} contains no audio samples.")
-    if not np.isfinite(audio).all():
-        bad = int((~np.isfinite(audio)).sum())
-        raise AudioError(f"{name} contains {bad} NaN or infinite samples; the file is damaged.")
+    check_samples(audio, name)
     if not MIN_SAMPLE_RATE <= file_sr <= MAX_SAMPLE_RATE:
         check_format(name, file_sr, 1)
     if file_sr != sr:
         audio = soxr.resample(audio, file_sr, sr, quality="HQ").astype(np.float32)
+        check_samples(audio, name)
     return audio
 
 
@@ -154,68 +131,86 @@ def silent_segments(segments: np.ndarray, threshold: float = SILENCE_RMS) -> np.
     return rms < threshold
 
 
-def _read_soundfile(path: Path, name: str, info, max_seconds: float | None,
-                    trim: bool) -> tuple[np.ndarray, int]:
+def _read_soundfile(path: Path, name: str, info, sr: int, max_seconds: float | None,
+                    trim: bool) -> np.ndarray:
     check_format(name, info.samplerate, info.channels)
     duration = info.frames / info.samplerate if info.frames > 0 else None
     if max_seconds is not None and not trim and duration and duration > max_seconds:
         raise too_long(name, duration, max_seconds)
-    # Read at most one frame past the cap: a header that under-reports is caught too.
-    limit = None if max_seconds is None else int(max_seconds * info.samplerate) + 1
+    # Without trim, read one frame past the cap: a header that under-reports is caught too.
+    limit = None if max_seconds is None else int(max_seconds * info.samplerate) + (not trim)
     try:
         with sf.SoundFile(str(path)) as f:
-            blocks = _decode_halves(path, f, info, limit) or _decode_blocks(f, limit)
+            decoded = _decode_halves(path, f, info, limit, name, sr)
+            if decoded is None:
+                out = Resampled(name, info.samplerate, sr)
+                _decode_blocks(f, limit, out)
+                decoded = out.audio(), out.frames
     except (sf.LibsndfileError, RuntimeError, TypeError) as error:
         log.info("libsndfile failed on %s: %s", path, error)
         raise AudioError(f"{name} could not be decoded; the file looks damaged.") from error
-    total = sum(len(block) for block in blocks)
-    if limit is not None and total >= limit and not trim:
+    audio, frames = decoded
+    if limit is not None and frames >= limit and not trim:
         raise too_long(name, None, max_seconds)
-    audio = np.concatenate(blocks) if blocks else np.zeros(0, np.float32)
-    return audio, info.samplerate
+    return audio
 
 
-def _decode_blocks(f: sf.SoundFile, count: int | None) -> list[np.ndarray]:
-    """Mono blocks of the next `count` frames of `f` (None: to the end), mixed while decoding."""
-    blocks, total = [], 0
-    step = max(1024, (1 << 20) // f.channels)
+def _decode_blocks(f: sf.SoundFile, count: int | None, out: Resampled) -> int:
+    """Decode the next `count` frames of `f` (None: to the end) into `out`, mixed to mono
+    block by block; returns the frames read."""
+    total = 0
+    step = max(1024, READ_SAMPLES // f.channels)
     while count is None or total < count:
         block = f.read(step if count is None else min(step, count - total), dtype="float32",
                        always_2d=True)
         if not len(block):
             break
-        blocks.append(_mono(block))
+        check_samples(block, out.name)  # before mixing: channels of +-3e38 would sum to inf
+        out.add(_mono(block))
         total += len(block)
-    return blocks
+    return total
 
 
-def _decode_halves(path: Path, f: sf.SoundFile, info, limit: int | None) -> list[np.ndarray]:
+def _decode_halves(path: Path, f: sf.SoundFile, info, limit: int | None, name: str,
+                   sr: int) -> tuple[np.ndarray, int] | None:
     """A long file decoded as two halves at once (libsndfile's decoders run without the GIL):
     half the wall time of Opus or MP3 on two cores, the same CPU time. Seeking is sample-exact
     here, so the samples are those of one pass (tests/test_audio.py: Opus, Vorbis and WAV
-    identical; MP3 within 1e-7, as with reads of another size). [] when the file is short, not
-    seekable or shorter than its header says (then it is decoded in one pass)."""
-    half = (info.frames if limit is None else min(info.frames, limit)) // 2
-    if half < PARALLEL_DECODE_SECONDS / 2 * info.samplerate or not f.seekable():
-        return []
+    identical; MP3 within 1e-7, as with reads of another size). Each half has its own
+    streaming resampler: the halves meet at an input sample that falls on an output sample,
+    and the second starts SEAM_SECONDS early so that its filter has settled by then (within
+    1e-6 of one pass at 44.1 kHz, 3e-6 at 655 kHz, where soxr decimates in stages). Returns
+    (audio at `sr`, frames read), or None when the file is short, not seekable or shorter
+    than its header says (then it is decoded in one pass)."""
+    rate = info.samplerate
+    total = info.frames if limit is None else min(info.frames, limit)
+    if total < PARALLEL_DECODE_SECONDS * rate or not f.seekable():
+        return None
+    step_in, step_out = rate // math.gcd(rate, sr), sr // math.gcd(rate, sr)
+    seam = total // 2 // step_in * step_in  # an input sample that is an output sample too
+    pad = 0 if rate == sr else math.ceil(SEAM_SECONDS * rate / step_in) * step_in
+    if seam - pad <= 0:
+        return None
+    first = Resampled(name, rate, sr, keep=seam // step_in * step_out)
+    second = Resampled(name, rate, sr, skip=pad // step_in * step_out)
 
-    def first_half() -> list[np.ndarray]:
-        with sf.SoundFile(str(path)) as first:
-            return _decode_blocks(first, half)
+    def first_half() -> int:
+        with sf.SoundFile(str(path)) as head:
+            return _decode_blocks(head, seam + pad, first)
 
     try:
-        f.seek(half)
+        f.seek(seam - pad)
     except (sf.LibsndfileError, RuntimeError):  # a header that over-reports the length
         f.seek(0)
-        return []
+        return None
     with ThreadPoolExecutor(max_workers=1) as pool:
-        first = pool.submit(first_half)
-        second = _decode_blocks(f, None if limit is None else limit - half)
-        blocks = first.result()
-    if sum(len(block) for block in blocks) != half:
+        started = pool.submit(first_half)
+        tail = _decode_blocks(f, None if limit is None else limit - (seam - pad), second)
+        head = started.result()
+    if head != seam + pad:
         f.seek(0)
-        return []
-    return blocks + second
+        return None
+    return np.concatenate([first.audio(), second.audio()]), seam - pad + tail
 
 
 def _mono(block: np.ndarray) -> np.ndarray:
@@ -228,96 +223,3 @@ def _mono(block: np.ndarray) -> np.ndarray:
     for channel in range(2, block.shape[1]):
         total += block[:, channel]
     return total / np.float32(block.shape[1])
-
-
-def _ffmpeg_common() -> list[str]:
-    return ["-v", "error", "-protocol_whitelist", "file,pipe",
-            "-format_whitelist", ",".join(FFMPEG_FORMATS)]
-
-
-def probe(path: Path, name: str) -> dict:
-    """ffprobe's view of `path`: {"format": ..., "duration": seconds or None, "sample_rate",
-    "channels"} of the first audio stream. AudioError for what is not a plain audio file."""
-    command = ["ffprobe", *_ffmpeg_common(), "-select_streams", "a:0",
-               "-show_entries", "format=format_name,duration:stream=sample_rate,channels",
-               "-of", "json", "file:" + str(path)]
-    try:
-        result = subprocess.run(command, capture_output=True, timeout=FFMPEG_TIMEOUT, check=False,
-                                stdin=subprocess.DEVNULL)
-        data = json.loads(result.stdout or b"{}")
-    except subprocess.TimeoutExpired as error:
-        raise AudioError(f"{name} took too long to inspect; it is not a usable audio file.") \
-            from error
-    except ValueError:
-        data = {}
-    streams = data.get("streams") or []
-    if result.returncode != 0 or "format" not in data or not streams:
-        log.info("ffprobe refused %s: %s", path, result.stderr.decode(errors="replace")[-500:])
-        raise AudioError(f"{name} is not a readable audio file (not a supported audio format, "
-                         f"or no audio stream in it).")
-    stream = streams[0]
-    try:
-        duration = float(data["format"].get("duration"))
-    except (TypeError, ValueError):
-        duration = None
-    return {"format": data["format"].get("format_name", ""), "duration": duration,
-            "sample_rate": int(stream.get("sample_rate") or 0),
-            "channels": int(stream.get("channels") or 0)}
-
-
-def _read_ffmpeg(path: Path, name: str, max_seconds: float | None,
-                 trim: bool) -> tuple[np.ndarray, int]:
-    suffix = path.suffix.lower().lstrip(".") or "unknown"
-    if shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None:
-        if suffix in SOUNDFILE_FORMATS:
-            raise AudioError(f"{name} could not be decoded; the file looks damaged.")
-        raise AudioError(f"Cannot read '.{suffix}' files without ffmpeg. Install ffmpeg, or "
-                         f"convert to wav, flac, ogg, opus or mp3.")
-    info = probe(path, name)
-    if info["sample_rate"] <= 0 or info["channels"] <= 0:
-        raise AudioError(f"{name} is not a readable audio file (its audio stream has no sample "
-                         f"rate or channels).")
-    check_format(name, info["sample_rate"], info["channels"])
-    if max_seconds is not None and not trim and info["duration"] and info["duration"] > max_seconds:
-        raise too_long(name, info["duration"], max_seconds)
-    command = ["ffmpeg", "-nostdin", *_ffmpeg_common(), "-i", "file:" + str(path), "-map", "0:a:0",
-               "-vn", "-sn", "-dn", "-f", "f32le", "-ac", "1", "-ar", str(FFMPEG_RATE)]
-    limit = None
-    if max_seconds is not None:  # decode one second past the cap at most
-        command += ["-t", f"{max_seconds + 1:.3f}"]
-        limit = int((max_seconds + 1) * FFMPEG_RATE) * 4
-    command.append("pipe:1")
-    out, err = _run_bounded(command, limit, name)
-    audio = np.frombuffer(out, dtype=np.float32).copy()
-    if not audio.size:
-        log.info("ffmpeg decoded nothing from %s: %s", path, err[-500:])
-        raise AudioError(f"{name} is not a readable audio file (no decodable audio in it).")
-    if max_seconds is not None and not trim and len(audio) > max_seconds * FFMPEG_RATE:
-        raise too_long(name, None, max_seconds)
-    return audio, FFMPEG_RATE
-
-
-def _run_bounded(command: list[str], limit: int | None, name: str) -> tuple[bytes, str]:
-    """Run `command`, keep at most `limit` bytes of its stdout, stop it after FFMPEG_TIMEOUT."""
-    with tempfile.TemporaryFile() as err, subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL) as process:
-        deadline = time.monotonic() + FFMPEG_TIMEOUT
-        timer = threading.Timer(FFMPEG_TIMEOUT, process.kill)
-        timer.start()
-        chunks, size = [], 0
-        try:
-            while block := process.stdout.read(1 << 20):
-                chunks.append(block)
-                size += len(block)
-                if limit is not None and size >= limit:
-                    process.kill()
-                    break
-        finally:
-            timer.cancel()
-            process.kill()
-            process.wait()
-        if time.monotonic() > deadline:
-            raise AudioError(f"Decoding {name} took longer than {FFMPEG_TIMEOUT:.0f} s; "
-                             f"it was stopped.")
-        err.seek(0)
-        return b"".join(chunks)[:limit], err.read().decode(errors="replace")

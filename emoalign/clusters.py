@@ -86,8 +86,9 @@ def label_clusters(labels: list[str], embeddings: np.ndarray, bandwidth: float |
                              float(bandwidth or 0.0))
     if bandwidth is None:
         bandwidth = paper_bandwidth(embeddings, quantile)
-    if bandwidth <= 0:
-        raise ValueError("The bandwidth must be positive.")
+    if not (np.isfinite(bandwidth) and bandwidth > 0):
+        raise ValueError(f"The bandwidth must be a positive number (the paper's: "
+                         f"{PAPER_BANDWIDTH}), not {bandwidth}.")
     from sklearn.cluster import MeanShift
     shift = MeanShift(bandwidth=max(bandwidth, MIN_BANDWIDTH)).fit(embeddings)
     return LabelClusters(labels, embeddings, shift.labels_.astype(int), shift.cluster_centers_,

@@ -17,12 +17,14 @@ from __future__ import annotations
 import csv
 import hashlib
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
 import numpy as np
 
+from .labels import MAX_WORD_CHARS
 from .piano import PIANO_DATASETS, SOUNDFONTS
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -76,6 +78,7 @@ VARIANT_TITLES = {"fluidr3": "FluidR3 render", "musescore": "MuseScore render",
 LABEL_SET_K = {"gems": 3, "allmusic": 6, "quadrants": 1, "circumplex": 3}
 CUSTOM_PREFIX = "custom-"  # names of folder datasets: custom-<hash of the folder and CSV paths>
 MIN_FOLDER_TRACKS = 6
+MAX_LABELS_CSV_BYTES = 16 << 20  # a labels CSV of 2,000 uploaded files is well under 1 MB
 _EMOTIFY_COLUMNS = ("amazement", "solemnity", "tenderness", "nostalgia", "calmness", "power",
                     "joyful_activation", "tension", "sadness")
 
@@ -223,7 +226,8 @@ def segment_valence_arousal(tracks: Tracks, i: int, starts: np.ndarray,
 
 def folder_dataset(audio_dir: str | Path, labels_csv: str | Path, file_column: str = "file",
                    labels_column: str = "labels", separator: str = ";",
-                   split_column: str | None = "split", seed: int = 42) -> Tracks:
+                   split_column: str | None = "split", seed: int = 42,
+                   uploaded: bool = False) -> Tracks:
     """A folder of audio plus a CSV of labels, as a dataset like the shipped ones.
 
     `labels_csv` has one row per track: `file_column`, the audio file's path relative to
@@ -234,7 +238,14 @@ def folder_dataset(audio_dir: str | Path, labels_csv: str | Path, file_column: s
     track, rounded, at least 1. The dataset (and its label set, and its feature cache
     ``<encoder>/custom-<hash>.npz``) is named after a hash of the two resolved paths.
 
-    Raises ValueError, with a message for people, when the CSV does not fit the folder.
+    `uploaded`: the folder holds a visitor's upload. Then every file the CSV names must be
+    one of the regular files in it, looked up by name among them (never opened by the
+    name): absolute paths, `..`, links and anything else outside get one message, the same
+    whether or not such a file exists on the server.
+
+    Raises ValueError, with a message for people, when the CSV does not fit the folder (or is
+    not a readable UTF-8 CSV, or is over `MAX_LABELS_CSV_BYTES`, or has labels over
+    `MAX_WORD_CHARS` characters).
 
     >>> tracks = folder_dataset("my/audio", "my/labels.csv")       # doctest: +SKIP
     >>> tracks.dataset, tracks.spec.vocabulary[:2], tracks.spec.k  # doctest: +SKIP
@@ -246,26 +257,33 @@ def folder_dataset(audio_dir: str | Path, labels_csv: str | Path, file_column: s
         raise ValueError(f"The audio folder {audio_dir} does not exist.")
     if not labels_csv.is_file():
         raise ValueError(f"The labels CSV {labels_csv} does not exist.")
-    with open(labels_csv, newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
-        rows, columns = list(reader), reader.fieldnames or []
+    rows, columns = read_labels_csv(labels_csv)
     missing = [c for c in (file_column, labels_column) if c not in columns]
     if missing:
         raise ValueError(f"{labels_csv.name} has no column {' or '.join(map(repr, missing))}; "
-                         f"its columns are: {', '.join(columns) or 'none'}.")
+                         f"its columns are: {', '.join(map(str, columns[:20])) or 'none'}.")
     if len(rows) < MIN_FOLDER_TRACKS:
         raise ValueError(f"{labels_csv.name} lists {len(rows)} track(s); at least "
                          f"{MIN_FOLDER_TRACKS} are needed (some to train, validate and test on).")
     files = [(r[file_column] or "").strip() for r in rows]
-    absent = [f for f in files if not (audio_dir / f).is_file()]
-    if absent:
-        raise ValueError(f"{len(absent)} file(s) listed in {labels_csv.name} are not in "
-                         f"{audio_dir}, e.g. {', '.join(map(repr, absent[:3]))}.")
+    if uploaded:
+        files, paths = _uploaded_files(audio_dir, files, labels_csv.name)
+    else:
+        paths = [audio_dir / f for f in files]
+        absent = [f for f, p in zip(files, paths) if not p.is_file()]
+        if absent:
+            raise ValueError(f"{len(absent)} file(s) listed in {labels_csv.name} are not in "
+                             f"{audio_dir}, e.g. {', '.join(map(repr, absent[:3]))}.")
     twice = sorted({f for f in files if files.count(f) > 1})
     if twice:
         raise ValueError(f"{labels_csv.name} lists some files twice, e.g. {twice[0]!r}.")
     labels = [tuple(dict.fromkeys(l.strip().lower() for l in (r[labels_column] or "")
                                   .split(separator) if l.strip())) for r in rows]
+    long = next((l for ls in labels for l in ls if len(l) > MAX_WORD_CHARS), None)
+    if long is not None:
+        raise ValueError(f"{labels_csv.name} has a label of {len(long):,} characters "
+                         f"('{long[:30]}...'); labels are words or short phrases of at most "
+                         f"{MAX_WORD_CHARS} characters.")
     unlabelled = [f for f, l in zip(files, labels) if not l]
     if unlabelled:
         raise ValueError(f"{len(unlabelled)} track(s) have no labels in column "
@@ -276,9 +294,51 @@ def folder_dataset(audio_dir: str | Path, labels_csv: str | Path, file_column: s
     how = f"column {split_column!r}" if has_splits else f"80/10/10 at random (seed {seed})"
     spec = DatasetSpec(name, name, max(1, round(float(np.mean([len(l) for l in labels])))),
                        vocabulary=tuple(sorted({l for ls in labels for l in ls})),
-                       source=f"{labels_csv} (audio in {audio_dir}); splits: {how}")
-    return Tracks(spec, files, [audio_dir / f for f in files], splits,
+                       source=(f"{labels_csv.name} (uploaded audio)" if uploaded else
+                               f"{labels_csv} (audio in {audio_dir})") + f"; splits: {how}")
+    return Tracks(spec, files, paths, splits,
                   [{"file": f, "labels": l, "split": s} for f, l, s in zip(files, labels, splits)])
+
+
+def read_labels_csv(path: Path) -> tuple[list[dict], list[str]]:
+    """The rows and columns of a labels CSV (UTF-8, with or without a byte-order mark);
+    ValueError with a message for people when it is too large, not UTF-8 or not a CSV."""
+    if path.stat().st_size > MAX_LABELS_CSV_BYTES:
+        raise ValueError(f"{path.name} is larger than {MAX_LABELS_CSV_BYTES >> 20} MB; a labels "
+                         f"CSV is far smaller.")
+    reader = None
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.DictReader(f)
+            return list(reader), [c for c in reader.fieldnames or [] if c is not None]
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{path.name} is not UTF-8 text; save it as 'CSV UTF-8' and upload it "
+                         f"again.") from error
+    except csv.Error as error:
+        line = reader.line_num if reader is not None else 0
+        why = ("a field is longer than the CSV reader's limit of "
+               f"{csv.field_size_limit():,} characters" if "field larger" in str(error)
+               else "a malformed line")
+        raise ValueError(f"{path.name} is not a readable CSV: {why} (line {line}).") from error
+
+
+def _uploaded_files(audio_dir: Path, files: list[str], csv_name: str
+                    ) -> tuple[list[str], list[Path]]:
+    """The CSV's file names as paths inside an uploaded folder, looked up among the regular
+    files it holds (never opened by the name): one message for every name that is not one
+    of them, whatever it points at on the server."""
+    present = {p.relative_to(audio_dir).as_posix() for p in audio_dir.rglob("*")
+               if p.is_file() and not p.is_symlink()}
+    keys = [re.sub(r"^(\./)+", "", f.replace("\\", "/")) for f in files]
+    absent = [(line, f) for line, (f, key) in enumerate(zip(files, keys), 2) if key not in present]
+    if absent:
+        lines = ", ".join(str(line) for line, _ in absent[:5])
+        example = sorted(present)[0] if present else "song.ogg"
+        raise ValueError(  # the lines only: the same words whatever the names point at
+            f"{len(absent)} file(s) named in {csv_name} are not among the uploaded audio files "
+            f"(line {lines}{', ...' if len(absent) > 5 else ''}). Name each file by its path "
+            f"inside the upload, e.g. {example!r}.")
+    return keys, [audio_dir / key for key in keys]
 
 
 def _folder_splits(rows: list[dict], columns: list[str], split_column: str | None, seed: int,

@@ -7,13 +7,13 @@ it). Each multi-label cluster is named once, in words, where it clashes least.""
 
 from __future__ import annotations
 
-from html import escape
 
 import numpy as np
 import plotly.graph_objects as go
 
 from .map_plots import text_places
 from .plots import INK, _layout
+from .safety import plot_text as escape  # every user string drawn goes through it
 
 NAME_FONT = 12  # px, a cluster's name
 NAME_GAP = 15  # px between a cluster's name and its nearest point

@@ -24,7 +24,7 @@ THEME_TAGS = frozenset({"action", "adventure", "advertising", "background", "chi
                         "game", "holiday", "movie", "nature", "party", "retro", "soundscape",
                         "space", "sport", "summer", "trailer", "travel", "ballad", "fast",
                         "slow", "melodic", "deep"})
-_INVISIBLE = re.compile("[\x00-\x1f\x7f-\x9f\u200b\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+INVISIBLE = re.compile("[\x00-\x1f\x7f-\x9f\u200b\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 
 
 @dataclass(frozen=True)
@@ -99,13 +99,17 @@ def parse_words(text: str | list[str], max_words: int | None = MAX_WORDS) -> lis
             raise ValueError(f"The text is {len(text):,} characters long; at most {MAX_WORDS} "
                              f"words of at most {MAX_WORD_CHARS} characters, please.")
         text = unicodedata.normalize("NFKC", text)
+        if len(text) > MAX_TEXT_CHARS:  # NFKC spells some characters out (U+FDFA: 18 of them)
+            raise ValueError(f"The text is {len(text):,} characters long once normalised; at "
+                             f"most {MAX_WORDS} words of at most {MAX_WORD_CHARS} characters, "
+                             f"please.")
         rows = next(csv.reader(io.StringIO(re.sub(r"[;\n\r]+", ",", text)),
                                skipinitialspace=True), [])
     else:
         rows = list(text)
     words = []
     for word in rows:
-        word = _INVISIBLE.sub(" ", unicodedata.normalize("NFKC", str(word)))
+        word = INVISIBLE.sub(" ", unicodedata.normalize("NFKC", str(word)))
         word = " ".join(word.split()).strip(" \"'")
         if not word or not any(ch.isalnum() for ch in word):
             continue

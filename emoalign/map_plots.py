@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 
 from .colours import emotion_colour
 from .plots import INK, _layout
+from .safety import plot_text as escape  # every user string drawn goes through it
 
 STYLE = {"reference": dict(symbol="circle", size=6, opacity=0.75),
          "library": dict(symbol="square", size=8, opacity=0.9),
@@ -96,7 +97,7 @@ def _trace(fig, xy, members, kind, names, hover, colour, name, places=None, lege
     fig.add_trace(go.Scatter(
         x=xy[members, 0], y=xy[members, 1], name=name, legendgroup=legendgroup,
         mode="markers+text" if kind in NAMED else "markers",
-        text=[names[i] if places.get(i, "top center") else "" for i in members]
+        text=[escape(names[i]) if places.get(i, "top center") else "" for i in members]
         if kind in NAMED else None,
         textposition=[places.get(i) or "top center" for i in members] if kind in NAMED
         else None, textfont=dict(size=TEXT_PX, color=INK),

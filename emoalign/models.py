@@ -16,9 +16,9 @@ from pathlib import Path
 from .adapter import ADAPTER_DIR, available_adapters
 from .audio import MAX_SECONDS
 from .digest import file_digest
-from .encoders import DEFAULT_ENCODER, load_encoder
+from .encoders import DEFAULT_ENCODER, available_encoders, load_encoder
 from .pipeline import EmotionPipeline, SongAnalysis
-from .safety import BoundedCache, escape_markdown
+from .safety import BoundedCache, clean_name, escape_markdown
 
 log = logging.getLogger("emoalign.models")
 
@@ -54,7 +54,11 @@ class Models:
         self._digests: BoundedCache[tuple, str] = BoundedCache(256)
 
     def key(self, choice: ModelChoice) -> tuple[str, str]:
-        """(encoder, SHA-256s of the adapter's weights and card): the model's identity."""
+        """(encoder, SHA-256s of the adapter's weights and card): the model's identity.
+        ValueError for an encoder that is not one of `available_encoders()` (its name is never
+        made into a path)."""
+        if choice.encoder not in available_encoders():
+            raise ValueError(f"Unknown encoder; available: {', '.join(available_encoders())}.")
         if choice.adapter is None:
             path = ADAPTER_DIR / f"{choice.encoder}-default.safetensors"
         elif choice.adapter in available_adapters():
@@ -110,26 +114,34 @@ class Models:
 
 
 class AnalysisCache:
-    """Analyses by (model, file content, trim), least recently used dropped beyond `size`."""
+    """Analyses by (model, file content, trim), least recently used dropped beyond `size`.
 
-    def __init__(self, models: Models, size: int = ANALYSIS_CACHE_SIZE) -> None:
+    `shared=False` (public mode) keeps each visitor's analyses to that visitor (`owner`):
+    otherwise a quick answer would tell a visitor that someone else analysed the same file.
+    What `put` stores (the bundled examples' precomputed analyses) is everyone's."""
+
+    def __init__(self, models: Models, size: int = ANALYSIS_CACHE_SIZE,
+                 shared: bool = True) -> None:
         self.models = models
+        self.shared = shared
         self._items: BoundedCache[tuple, SongAnalysis] = BoundedCache(size)
 
     def put(self, model_key: tuple, digest: str, trim: bool, song: SongAnalysis) -> None:
-        """Store an analysis made elsewhere (the bundled examples' precomputed ones)."""
+        """Store an analysis made elsewhere (the bundled examples' precomputed ones), for all."""
         self._items.put((model_key, digest, trim), song)
 
     def analyse(self, choice: ModelChoice, path: str | Path, name: str, trim: bool = False,
-                progress: Callable | None = None, digest: str | None = None
-                ) -> tuple[SongAnalysis, str]:
-        """The song at `path` analysed under `choice` (from the cache when seen), named `name`,
-        and its content digest."""
-        digest = digest or file_digest(path)
-        key = (self.models.key(choice), digest, trim)
-        song = self._items.get(key)
+                progress: Callable | None = None, digest: str | None = None,
+                owner: str | None = None) -> tuple[SongAnalysis, str]:
+        """The song at `path` analysed under `choice` (from the cache when seen: by anyone
+        when shared, else by `owner` or precomputed), named `name` (control and bidirectional
+        characters dropped), and its content digest."""
+        digest, name = digest or file_digest(path), clean_name(name)
+        common = (self.models.key(choice), digest, trim)
+        key = common if self.shared else (*common, owner)
+        song = self._items.get(common) or self._items.get(key)
         if song is None:
             song = self.models.get(choice, progress).analyze(path, name=name, progress=progress,
                                                              trim=trim)
-            self.put(*key, song)
+            self._items.put(key, song)
         return dataclasses.replace(song, name=name), digest

@@ -12,6 +12,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from .colours import QUADRANT_COLOURS, emotion_colour
+from .safety import plot_text
 from .valence_arousal import QUADRANT_WORDS
 
 HEIGHT = 420
@@ -51,12 +52,13 @@ def score_bars(words: Sequence[str], scores: Sequence[float], votes: Sequence[in
     scores = np.asarray(scores, dtype=float)
     order = np.argsort(-scores, kind="stable")[:top_n]
     name = "score" if calibrated else "cosine"
-    hover = [f"<b>{words[i]}</b><br>{name} {scores[i]:.3f}" +
+    shown = [plot_text(w) for w in words]  # user words: drawn, never read as HTML
+    hover = [f"<b>{shown[i]}</b><br>{name} {scores[i]:.3f}" +
              (f"<br>cosine {raw[i]:.3f}" if raw is not None and calibrated else "") +
              (f"<br>top label in {votes[i]} of {n_segments} segments"
               if votes is not None and n_segments else "") for i in order]
     fig = go.Figure(go.Bar(
-        x=scores[order][::-1], y=[words[i] for i in order][::-1], orientation="h",
+        x=scores[order][::-1], y=[shown[i] for i in order][::-1], orientation="h",
         text=[f"{scores[i]:.2f}" for i in order][::-1], textposition="auto",
         textfont=dict(size=13), marker=dict(color=[emotion_colour(words[i]) for i in order][::-1]),
         hovertext=hover[::-1], hoverinfo="text"))
@@ -88,7 +90,7 @@ def timeline_heatmap(segment_starts: Sequence[float], words: Sequence[str],
     name = "score" if calibrated else "cosine"
     spans = [f"{clock(a)}-{clock(b)}" for a, b in zip(edges[:-1], edges[1:])]
     fig = go.Figure(go.Heatmap(
-        z=z, x=edges, y=[words[i] for i in order], colorscale="Viridis",
+        z=z, x=edges, y=[plot_text(words[i]) for i in order], colorscale="Viridis",
         customdata=np.tile(np.array(spans, dtype=object), (len(order), 1)),
         colorbar=dict(title=name, thickness=12), **(dict(zmin=0, zmax=1) if calibrated else {}),
         hovertemplate=f"%{{y}}<br>%{{customdata}}<br>{name} %{{z:.2f}}"
@@ -122,11 +124,12 @@ def va_plane(valence: float, arousal: float, segments: np.ndarray | None = None,
                                  hovertemplate="segment<br>valence %{x:+.2f}<br>"
                                                "arousal %{y:+.2f}<extra></extra>"))
     fig.add_trace(go.Scatter(
-        x=[valence], y=[arousal], mode="markers", name=name,
+        x=[valence], y=[arousal], mode="markers", name=plot_text(name),
         marker=dict(size=18, symbol="circle",
                     color=QUADRANT_COLOURS.get(quadrant or 0, "#e15759"),
                     line=dict(width=2, color="white")),
-        hovertemplate=f"{name}<br>valence %{{x:+.2f}}<br>arousal %{{y:+.2f}}<extra></extra>"))
+        hovertemplate="%{fullData.name}<br>valence %{x:+.2f}<br>arousal %{y:+.2f}"
+                      "<extra></extra>"))  # the name as data: '%{' in it is no template
     fig.update_xaxes(range=[-1.05, 1.05], title="valence (negative ... positive)", zeroline=True,
                      constrain="domain")
     fig.update_yaxes(range=[-1.05, 1.05], title="arousal (calm ... energetic)", zeroline=True,

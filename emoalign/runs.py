@@ -4,6 +4,7 @@ tab and train/train.py.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,8 @@ from .datasets import Tracks, available_datasets, load_tracks
 from .evaluation import evaluate_all
 from .features import extract_features, feature_path, load_features
 from .training import TrainConfig, TrainResult, train
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -96,7 +99,8 @@ def _features(config: TrainConfig, encoder, tracks: dict, features_dir, report, 
     for d, dataset in tracks.items():
         path = feature_path(encoder.name, d, features_dir)
         if d in config.datasets:  # resumes: only tracks missing from the cache are encoded
-            report(0.0, f"Encoding {d} with {encoder.name} (once; cached in {path.parent})")
+            log.info("encoding %s with %s into %s", d, encoder.name, path)
+            report(0.0, f"Encoding {d} with {encoder.name} (once; then cached)")
             features[d] = extract_features(
                 encoder, d, path, dataset, max_segments=config.max_segments,
                 progress=bars, should_stop=should_stop,

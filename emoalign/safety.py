@@ -1,5 +1,6 @@
-"""Rules for serving strangers: public mode, messages without server paths, Markdown escaping,
-bounded caches and the unpacking of uploaded archives.
+"""Rules for serving strangers: public mode, messages without server paths, Markdown and
+figure escaping, display names, bounded caches, the unpacking of uploaded archives, and
+temporary folders that go with the process.
 
 Public mode is on when the app runs as a Hugging Face Space (``SPACE_ID`` is set) or with
 ``EMOALIGN_PUBLIC=1`` (``EMOALIGN_PUBLIC=0`` turns it off even on a Space). In public mode no
@@ -8,10 +9,14 @@ server path is accepted from a visitor: audio, adapters and training data come a
 
 from __future__ import annotations
 
+import atexit
+import html
 import os
 import re
 import shutil
+import tempfile
 import threading
+import time
 import zipfile
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable
@@ -19,10 +24,13 @@ from pathlib import Path
 from typing import Generic, TypeVar
 
 from .audio import SOUNDFILE_FORMATS
+from .labels import INVISIBLE
 
 MAX_ARCHIVE_MEMBERS = 2000  # files in one uploaded zip
 MAX_UNPACKED_BYTES = 2 << 30  # all files of one upload, unpacked (2 GiB)
 MAX_COMPRESSION_RATIO = 200  # a member that unpacks to more than this is a zip bomb
+MAX_NAME_CHARS = 200  # a song's display name
+LEGACY_TEMP_AGE = 86400.0  # s: temp folders of an older naming (no process id) swept after this
 # what counts as audio, for uploads and for indexing a folder (no dot, lower case)
 AUDIO_SUFFIXES = SOUNDFILE_FORMATS | {"wave", "m4a", "mp4", "aac", "mka", "webm", "wma", "aifc",
                                       "caf", "w64", "wv", "ac3"}
@@ -68,6 +76,21 @@ def escape_markdown(text: str) -> str:
     text = " ".join(str(text).split())
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return _MARKDOWN.sub(r"\\\1", text)
+
+
+def plot_text(text: object) -> str:
+    """`text` drawn literally by Plotly (axis labels, text and hover, names): control and
+    bidirectional characters dropped, `&`, `<` and `>` as entities, so `<a href=...>` or
+    `<br>` in a word or a file name is shown, never followed. Callers of `go.*` figures pass
+    every user string (words, song names) through this once."""
+    return html.escape(" ".join(INVISIBLE.sub(" ", str(text)).split()), quote=False)
+
+
+def clean_name(name: str) -> str:
+    """A song's name as shown: control and bidirectional characters (U+202E right-to-left
+    override, ...) dropped, whitespace collapsed, at most MAX_NAME_CHARS characters."""
+    name = " ".join(INVISIBLE.sub("", str(name)).split())
+    return (name[:MAX_NAME_CHARS - 3] + "...") if len(name) > MAX_NAME_CHARS else name or "song"
 
 
 class BoundedCache(Generic[K, V]):
@@ -175,14 +198,19 @@ def _unzip(source: Path, name: str, destination: Path, budget: int) -> list[str]
                 raise UnsafeInput(f"{name} looks like a zip bomb ({parts[-1]} would grow "
                                   f"{member.file_size // member.compress_size}-fold).")
             target = destination.joinpath(*parts)
-            target.parent.mkdir(parents=True, exist_ok=True)
             written = 0
-            with archive.open(member) as src, open(target, "wb") as out:
-                while block := src.read(1 << 20):
-                    written += len(block)
-                    if written > budget:  # the header lied about the size
-                        raise UnsafeInput(f"{name} unpacks to more than the upload limit.")
-                    out.write(block)
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with archive.open(member) as src, open(target, "wb") as out:
+                    while block := src.read(1 << 20):
+                        written += len(block)
+                        if written > budget:  # the header lied about the size
+                            raise UnsafeInput(f"{name} unpacks to more than the upload limit.")
+                        out.write(block)
+            except (OSError, zipfile.BadZipFile, EOFError) as error:  # a.ogg and a.ogg/b.ogg
+                raise UnsafeInput(f"{name} cannot be unpacked: {'/'.join(parts)[:80]!r} clashes "
+                                  f"with another member of the same name, or is damaged."
+                                  ) from error
             budget -= written
             staged.append("/".join(parts))
     return staged
@@ -197,3 +225,44 @@ def _unique(folder: Path, name: str) -> str:
     while (folder / candidate).exists():
         candidate, n = f"{stem} ({n}){suffix}", n + 1
     return candidate
+
+
+def owned_temp_dir(prefix: str) -> Path:
+    """A new folder `<prefix><pid>-...` in the temp dir, removed when this process exits
+    (atexit: a normal end, Ctrl+C, or SIGTERM where the app turns it into one); folders of
+    the same prefix left by processes that have ended are swept first."""
+    sweep_temp_dirs(prefix)
+    path = Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-"))
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
+
+
+def sweep_temp_dirs(prefix: str, root: str | Path | None = None,
+                    legacy_age: float = LEGACY_TEMP_AGE) -> int:
+    """Remove `<prefix><pid>-*` folders whose process has ended, and folders of the older
+    naming (`<prefix>` + random letters, no process id) untouched for `legacy_age` s.
+    Returns how many went."""
+    removed = 0
+    for folder in Path(root or tempfile.gettempdir()).glob(f"{prefix}*"):
+        pid, dash, _ = folder.name[len(prefix):].partition("-")
+        try:
+            if dash and pid.isdigit():
+                stale = not _alive(int(pid))
+            else:
+                stale = time.time() - folder.stat().st_mtime > legacy_age
+        except OSError:
+            continue
+        if stale and folder.is_dir() and not folder.is_symlink():
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True

@@ -8,6 +8,8 @@ in `features`, scoring in `evaluation`, and the whole job (`run_training`) in `r
 
 from __future__ import annotations
 
+import math
+import re
 import time
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
@@ -27,6 +29,9 @@ from .features import FeatureSet, load_features
 
 # ---------------------------------------------------------------------------------------------
 # Configuration
+
+
+MAX_EPOCHS = 1000  # a bound on what a visitor can ask for (early stopping ends most runs)
 
 
 @dataclass
@@ -67,12 +72,20 @@ class TrainConfig:
         self.datasets = tuple(self.datasets)
         self.train_splits = tuple(self.train_splits)
         unknown = [d for d in self.datasets
-                   if d not in DATASETS and not d.startswith(CUSTOM_PREFIX)]
+                   if d not in DATASETS and not re.fullmatch(CUSTOM_PREFIX + "[0-9a-f]{10}", d)]
         if unknown or not self.datasets:
             raise ValueError(f"datasets must be among {list(DATASETS)} or folder datasets "
                              f"({CUSTOM_PREFIX}...), got {self.datasets}")
         if self.targets not in ("labels", "clusters"):
             raise ValueError(f"targets must be 'labels' or 'clusters', got {self.targets!r}")
+        if not (math.isfinite(self.lam) and self.lam >= 0):
+            raise ValueError(f"lambda must be a number of at least 0, not {self.lam}.")
+        if self.bandwidth is not None and not (math.isfinite(self.bandwidth)
+                                               and self.bandwidth > 0):
+            raise ValueError(f"The cluster bandwidth must be a positive number (the paper's: "
+                             f"{PAPER_BANDWIDTH}), not {self.bandwidth}.")
+        if not 1 <= self.max_epochs <= MAX_EPOCHS:
+            raise ValueError(f"Epochs must be from 1 to {MAX_EPOCHS}, not {self.max_epochs}.")
         if self.select_split in self.train_splits:
             raise ValueError("model selection must use a split that is not trained on")
 

@@ -55,6 +55,30 @@ def wav_header(sr: int, channels: int, frames: int, bits: int = 16, data: bytes 
             + struct.pack("<I", 16) + chunk + b"data" + struct.pack("<I", len(data)) + data)
 
 
+def bad_mp3() -> bytes:
+    """MPEG frame headers among junk: libmpg123 complains on stderr ("Illegal Audio-MPEG-
+    Header", "Trying to resync") as it reads it."""
+    header = b"\xff\xfb\x90\x64"  # MPEG-1 layer III, 128 kb/s, 44.1 kHz
+    return b"".join(header + bytes([i % 256]) * 413 + b"\x00\x00\x00\x00" * 40
+                    for i in range(60))
+
+
+HIGH_RATE = 655_350  # Hz: the memory bomb of issue 18 (14 min 50 s, 2.2 MB as FLAC)
+HIGH_RATE_SECONDS = 14 * 60 + 50
+
+
+def high_rate_flac(path: Path, seconds: float = HIGH_RATE_SECONDS, rate: int = HIGH_RATE) -> Path:
+    """A mono FLAC at `rate` Hz, quiet but not silent (a 0.3-s tone every 10 s): small on
+    disk, `seconds * rate` samples once decoded (583 million for the defaults)."""
+    block = np.zeros(10 * rate, np.float32)
+    block[:int(0.3 * rate)] = tone(0.3, rate)[:int(0.3 * rate)] * 0.2
+    with sf.SoundFile(path, "w", rate, 1, format="FLAC", subtype="PCM_16",
+                      compression_level=0.0) as f:  # fastest to write
+        for start in range(0, int(seconds * rate), len(block)):
+            f.write(block[:int(seconds * rate) - start])
+    return path
+
+
 def have_ffmpeg() -> bool:
     return shutil.which("ffmpeg") is not None and shutil.which("ffprobe") is not None
 
@@ -96,6 +120,10 @@ def audio_corpus(folder: Path, clip: Path, cap_seconds: float) -> list[Case]:
         add(f"truncated-{n}.flac", flac.getvalue()[:n], NOT_AUDIO + "|" + EMPTY, "truncated")
     for n in (3, 200):
         add(f"truncated-{n}.mp3", mp3.getvalue()[:n], NOT_AUDIO + "|" + EMPTY, "truncated")
+    add("junk-frames.mp3", bad_mp3(), NOT_AUDIO + "|almost no sound|" + SHORT, "truncated")
+    damaged = bytearray(mp3.getvalue())  # zeros mid-stream: libmpg123 resyncs, noisily
+    damaged[len(damaged) // 2:len(damaged) // 2 + 3000] = bytes(3000)
+    add("damaged-middle.mp3", bytes(damaged), NOT_AUDIO, "truncated")
     add("garbage-after-header.ogg", b"OggS" + bytes(range(256)) * 40, NOT_AUDIO, "truncated")
     add("random.ogg", np.random.default_rng(0).bytes(20000), NOT_AUDIO, "truncated")
 
@@ -147,6 +175,11 @@ def audio_corpus(folder: Path, clip: Path, cap_seconds: float) -> list[Case]:
     add("rate-192000.wav", hi.getvalue(), None, "sample rate")
 
     # bad samples
+    huge = np.full(5 * sr, 3e38, np.float32)
+    huge[::2] = -3e38  # finite, but resampling overflowed it to inf
+    buffer = io.BytesIO()
+    sf.write(buffer, huge, sr, format="WAV", subtype="FLOAT")
+    add("huge-samples.wav", buffer.getvalue(), "far outside the range of sound", "samples")
     nan = tone(5, sr)
     nan[1000:1010] = np.nan
     buffer = io.BytesIO()
@@ -246,6 +279,8 @@ def audio_corpus(folder: Path, clip: Path, cap_seconds: float) -> list[Case]:
                str(folder / "video-no-audio.mp4"))
         cases.append(Case("video-no-audio.mp4", folder / "video-no-audio.mp4", NOT_AUDIO,
                           "zero-length"))
+        add("video-no-audio.mp3", (folder / "video-no-audio.mp4").read_bytes(),
+            NOT_AUDIO + "|almost no sound", "zero-length")  # a video renamed
     return cases
 
 
@@ -266,6 +301,7 @@ def word_corpus() -> list[tuple[str, str | None]]:
         ("a" * 81, "at most 80 characters"),
         ("sad " * 30, "at most 80 characters"),
         ("\ufdfa" * 5, "at most 80 characters"),  # NFKC expands each to 18 characters
+        ("\ufdfa" * 8000, "characters long once normalised"),  # 144,000: over csv's limit
         ("x" * 1_000_000, "at most 80 characters"),
         ("sad\x00happy", None),
         ("\u202eyppah, sad", None),

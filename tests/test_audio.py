@@ -140,7 +140,7 @@ def test_long_files_decode_in_halves_to_the_same_samples(tmp_path, monkeypatch, 
         for start in range(0, len(stereo), 1 << 15):  # libsndfile's Vorbis writer crashes on
             f.write(stereo[start:start + (1 << 15)])  # a minute written in one call
     with sf.SoundFile(path) as f:
-        assert _decode_halves(path, f, sf.info(str(path)), None)  # the two-halves path is taken
+        assert _decode_halves(path, f, sf.info(str(path)), None, "song", 24000)  # two halves
     halves = load_audio(path, 24000), load_audio(path, 24000, max_seconds=70, trim=True)
     monkeypatch.setattr("emoalign.audio.PARALLEL_DECODE_SECONDS", float("inf"))  # one pass
     # libsndfile's MP3 reader rounds a sample differently now and then (a float32 step, 1e-7)
@@ -150,3 +150,33 @@ def test_long_files_decode_in_halves_to_the_same_samples(tmp_path, monkeypatch, 
     np.testing.assert_allclose(halves[1], load_audio(path, 24000, max_seconds=70, trim=True),
                                rtol=0, atol=atol)
     assert len(halves[1]) == 70 * 24000
+
+
+@pytest.mark.parametrize("rate", [44100, 655350])
+def test_halves_resampled_at_once_match_one_pass(tmp_path, monkeypatch, rate):
+    """Each half has its own streaming resampler; where they meet the samples are those of
+    one pass within 1e-6 at 44.1 kHz, 5e-6 at 655 kHz (soxr decimates that in stages whose
+    phase the second half starts afresh: -106 dB, far below anything an encoder hears)."""
+    rng = np.random.default_rng(0)
+    seconds = 2 * 30 + 3
+    music = (0.1 * rng.standard_normal(seconds * rate)).astype(np.float32)
+    path = tmp_path / "noise.wav"
+    sf.write(path, music, rate, subtype="FLOAT")
+    halves = load_audio(path, 16000), load_audio(path, 16000, max_seconds=50, trim=True)
+    monkeypatch.setattr("emoalign.audio.PARALLEL_DECODE_SECONDS", float("inf"))  # one pass
+    one, atol = load_audio(path, 16000), 1e-6 if rate == 44100 else 5e-6
+    np.testing.assert_allclose(halves[0], one, rtol=0, atol=atol)
+    np.testing.assert_allclose(halves[0], prepare_audio(music, rate, 16000), rtol=0, atol=atol)
+    np.testing.assert_allclose(halves[1], prepare_audio(music[:50 * rate], rate, 16000),
+                               rtol=0, atol=atol)
+    assert len(halves[1]) == 50 * 16000
+
+
+def test_samples_far_outside_the_range_are_refused(tmp_path):
+    huge = np.full(5 * 22050, 3e38, np.float32)
+    huge[::2] = -3e38
+    path = tmp_path / "huge.wav"
+    sf.write(path, np.stack([huge, huge], axis=1), 22050, subtype="FLOAT")
+    for call in (lambda: load_audio(path, 16000), lambda: prepare_audio(huge, 22050, 16000)):
+        with pytest.raises(AudioError, match="far outside the range of sound"):
+            call()

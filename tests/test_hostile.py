@@ -25,7 +25,7 @@ from safetensors.torch import save_file
 
 from app_server import launched_server
 from conftest import REPO, example_clips, labelled_folder
-from hostile_corpus import audio_corpus, have_ffmpeg, word_corpus
+from hostile_corpus import audio_corpus, bad_mp3, have_ffmpeg, high_rate_flac, word_corpus
 
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import Client, handle_file  # noqa: E402
@@ -36,6 +36,7 @@ CAP_SECONDS = 120
 LIBRARY_LIMIT = 3
 UPLOAD_MB = 40
 MAX_PEAK_RATIO = 1.3  # peak RSS of a hostile case / peak RSS of a normal one
+MAX_EXTRA_MB = 300  # any upload within the caps: at most this over the server's resident memory
 TRIM_PEAK_RATIO = 1.6  # the same for --trim of a long file: 15 min of audio is really decoded
 
 
@@ -407,10 +408,21 @@ def test_one_training_job_at_a_time_and_cancel_stops_it(public, tmp_path):
 
 
 def test_training_has_a_time_cap(tmp_path_factory, tmp_path):
-    env = public_env(tmp_path_factory, tmp_path_factory.mktemp("capped-tmp"),
-                     EMOALIGN_TRAIN_MAX_SECONDS="4")
+    """...and (the same server) temp folders go at exit and are swept at start."""
+    tmp = tmp_path_factory.mktemp("capped-tmp")
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                           capture_output=True, text=True, check=True).stdout.strip()
+    stale = [tmp / f"emoalign-downloads-{ended}-abc", tmp / f"emoalign-adapters-{ended}-abc",
+             tmp / f"emoalign-train-{ended}-abc", tmp / "emoalign-downloads-legacy1"]
+    live = tmp / f"emoalign-downloads-{os.getpid()}-live"  # a running process's: kept
+    for folder in (*stale, live):
+        (folder / "x").mkdir(parents=True)
+    os.utime(stale[-1], (time.time() - 3 * 86400,) * 2)
+    env = public_env(tmp_path_factory, tmp, EMOALIGN_TRAIN_MAX_SECONDS="4")
     songs = zipped_songs(tmp_path, 24)
     with launched_server(env) as server:
+        assert not any(folder.exists() for folder in stale), list(tmp.iterdir())
+        assert len(list(tmp.glob(f"emoalign-*-{server.pid}-*"))) == 2  # downloads, adapters
         client = Client(server.url, verbose=False)
         started = time.monotonic()
         message = refusal(lambda: client.predict(*upload_args(*songs, epochs=100),
@@ -421,6 +433,8 @@ def test_training_has_a_time_cap(tmp_path_factory, tmp_path):
         time.sleep(4)
         assert server.cpu_seconds() - idle < 1.0
         client.close()
+    assert not list(tmp.glob(f"emoalign-*-{server.pid}-*")), list(tmp.iterdir())  # gone at exit
+    assert live.exists()
 
 
 # ---- 4. /set_model: no path oracle, caches keyed by identity and bounded ----------------------
@@ -469,8 +483,8 @@ def test_playlists_are_not_followed(client, corpus, songs):
 def test_ffmpeg_has_a_timeout(corpus, monkeypatch):
     if not have_ffmpeg():
         pytest.skip("ffmpeg is not installed")
-    from emoalign import audio
-    monkeypatch.setattr(audio, "FFMPEG_TIMEOUT", 0.05)
+    from emoalign import audio, decoding
+    monkeypatch.setattr(decoding, "FFMPEG_TIMEOUT", 0.05)
     with pytest.raises(audio.AudioError, match="took (too long|longer)"):
         audio.load_audio(corpus["long-hour.mka"].path, 16000, max_seconds=None)
 
@@ -567,6 +581,7 @@ def test_bad_audio_corpus_through_the_server(public, client, corpus, songs):
         elif message is None or not re.search(case.expect, message):
             failures.append((case.name, message or "analysed"))
     assert not failures, failures
+    assert "Illegal Audio-MPEG-Header" not in public.log_text()  # decoders' noise kept out
     assert_serving(client, songs)
 
 
@@ -640,3 +655,241 @@ def test_the_library_limit_is_said(client, songs):
     message = refusal(lambda: client.predict("calm", songs[0].name, 3,
                                              api_name="/score_words"))
     assert "No song named" in message
+
+
+# ---- 12. round 2 (issue 18): CSV names, sample-rate bombs, status, messages, temp folders -----
+
+
+@pytest.fixture(scope="module")
+def high_rate(tmp_path_factory) -> Path:
+    """The 14 min 50 s FLAC at 655,350 Hz of issue 18 (583 million samples decoded)."""
+    return high_rate_flac(tmp_path_factory.mktemp("high-rate") / "high-rate.flac")
+
+
+def zipped_clips(audio: Path, archive: Path, extra: dict[str, Path] | None = None) -> Path:
+    with zipfile.ZipFile(archive, "w") as z:
+        for clip in sorted((audio / "clips").iterdir()):
+            z.write(clip.resolve(), f"my-songs/clips/{clip.name}")  # one folder: name dropped
+        for name, path in (extra or {}).items():
+            z.write(path, f"my-songs/{name}")
+    return archive
+
+
+def with_files(labels_csv: Path, target: Path, files: dict[int, str]) -> Path:
+    """`labels_csv` with the file of some rows (0-based) replaced, written to `target`."""
+    with open(labels_csv, newline="") as f:
+        rows = list(csv.DictReader(f))
+    for i, name in files.items():
+        rows[i]["path"] = name
+    with open(target, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=["path", "emotions"])
+        writer.writeheader()
+        writer.writerows(rows)
+    return target
+
+
+def test_high_rate_flac_costs_the_samples_kept_in_analyze(public, client, high_rate, songs):
+    analyze(client, songs[0])  # warm
+    assert "the limit is 2 min" in refusal(lambda: analyze(client, high_rate))  # by the header
+    idle = public.status("VmRSS")
+    started = time.monotonic()
+    peak, outcome = peak_kb(public, lambda: analyze(client, high_rate, trim=True))
+    assert not isinstance(outcome, AppError), str(outcome)
+    assert "Only the first 2 min were analysed" in outcome[0]
+    print(f"/analyze, {high_rate.stat().st_size / 1e6:.1f} MB FLAC at 655,350 Hz trimmed to "
+          f"2 min: +{(peak - idle) / 1024:.0f} MB over {idle / 1024:.0f} MB resident, "
+          f"{time.monotonic() - started:.1f} s")
+    assert peak - idle < MAX_EXTRA_MB * 1024, (peak, idle)
+
+
+def test_high_rate_flac_costs_the_samples_kept_in_training(public, client, high_rate,
+                                                           tmp_path):
+    """Training decodes the whole 14 min 50 s (under its 15-min cap), in blocks."""
+    audio, labels_csv = labelled_folder(tmp_path / "songs", 6)
+    archive = zipped_clips(audio, tmp_path / "songs.zip", {"clips/high-rate.flac": high_rate})
+    labels = with_files(labels_csv, tmp_path / "labels.csv", {0: "clips/high-rate.flac"})
+    # a job on the plain clips first: what any first job loads is not the file's cost
+    client.predict(*train_args(labels_csv=handle_file(str(labels_csv)),
+                               uploads=[handle_file(str(zipped_clips(audio, tmp_path / "p.zip")))],
+                               epochs=1), api_name="/train")
+    idle = public.status("VmRSS")
+    started = time.monotonic()
+    job = client.submit(*train_args(labels_csv=handle_file(str(labels)),
+                                    uploads=[handle_file(str(archive))], epochs=1),
+                        api_name="/train")
+    peak, outcome = peak_kb(public, lambda: job.result(timeout=600))
+    assert not isinstance(outcome, AppError), str(outcome)
+    assert "Saved **musicnn-custom-" in outcome[0]
+    statuses = [output[0] for output in job.outputs()]  # every streamed status, not the last
+    assert any(s.startswith("Encoding custom-") for s in statuses), statuses
+    for status in statuses:
+        assert_clean(status)
+    print(f"/train on 6 songs, one of them the 655,350 Hz FLAC (14 min 50 s): "
+          f"+{(peak - idle) / 1024:.0f} MB over {idle / 1024:.0f} MB resident, "
+          f"{time.monotonic() - started:.1f} s")
+    assert peak - idle < MAX_EXTRA_MB * 1024, (peak, idle)
+
+
+def test_training_csv_names_resolve_inside_the_upload(client, songs, tmp_path):
+    audio, labels_csv = labelled_folder(tmp_path / "songs", 8)
+    archive = zipped_clips(audio, tmp_path / "songs.zip")
+    server_song = songs[1].resolve()
+    up = "../" * 12
+    names = {  # the same rows each time: existing server files, absent ones, a server song
+        "exist": [up + "etc/hostname", "/etc/passwd", "/etc/shadow", "/proc/self/environ"],
+        "absent": [up + "etc/no-hostname", "/etc/no-passwd", "/etc/no-shadow", "/proc/self/no"],
+        "song": [up + str(server_song).lstrip("/"), str(server_song), "clips/../../x.ogg",
+                 "clips/../clips/../../" + server_song.name],
+    }
+    messages = {}
+    for kind, files in names.items():
+        (tmp_path / kind).mkdir()
+        labels = with_files(labels_csv, tmp_path / kind / "labels.csv", dict(enumerate(files, 1)))
+        message = refusal(lambda: client.predict(
+            *train_args(labels_csv=handle_file(str(labels)), uploads=[handle_file(str(archive))]),
+            api_name="/train"))
+        assert "not among the uploaded audio files" in message, message
+        assert_clean(message)
+        messages[kind] = message
+    assert len(set(messages.values())) == 1, messages  # one answer: no existence oracle
+
+
+def test_round_two_refusals_are_clear(public, client, songs, tmp_path):
+    """Each of issue 18's unhandled exceptions, and the names that must not become paths."""
+    audio, labels_csv = labelled_folder(tmp_path / "songs", 8)
+    archive = zipped_clips(audio, tmp_path / "songs.zip")
+    text = labels_csv.read_text()
+    long_field = tmp_path / "long.csv"
+    long_field.write_text(text.replace("Power", "P" + "o" * 200_000 + "wer", 1))
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes(text.replace("Power", "Tristesse \xe9", 1).encode("latin-1"))
+    clash = tmp_path / "clash.zip"
+    song = songs[1].read_bytes()
+    with zipfile.ZipFile(clash, "w") as z:
+        z.writestr("a.ogg", song)
+        z.writestr("a.ogg/b.ogg", song)
+    deep = adapter_files(tmp_path / "deep", "deep", {}, card_text="[" * 100_000 + "]" * 100_000)
+
+    def train(labels, uploads, **kwargs):
+        return client.predict(*train_args(labels_csv=handle_file(str(labels)),
+                                          uploads=[handle_file(str(u)) for u in uploads],
+                                          **kwargs), api_name="/train")
+
+    cases = {
+        "csv field": (lambda: train(long_field, [archive]), "not a readable CSV"),
+        "csv encoding": (lambda: train(latin, [archive]), "not UTF-8"),
+        "zip clash": (lambda: train(labels_csv, [clash]), "cannot be unpacked"),
+        "deep card": (lambda: client.predict("musicnn", "", [handle_file(str(f)) for f in deep],
+                                             api_name="/set_model"), "nested too deeply"),
+        "dataset name": (lambda: client.predict(*train_args(datasets=["custom-x"]),
+                                                api_name="/train"),
+                         "Unknown dataset|not in the list of choices"),
+        "encoder name": (lambda: client.predict("no-such-encoder", "", None,
+                                                api_name="/set_model"),
+                         "Unknown encoder|not in the list of choices"),
+        "words /search": (lambda: client.predict("\ufdfa" * 8000, api_name="/search"),
+                          "once normalised"),
+        "words /clusters": (lambda: client.predict(["mtg"], "\ufdfa" * 8000, 0.7736, False,
+                                                   False, "", api_name="/clusters"),
+                            "once normalised"),
+    }
+    for name, (call, expect) in cases.items():
+        message = refusal(call)
+        assert re.search(expect, message), (name, message)
+        assert_clean(message)
+        assert message != "Something went wrong", name
+    from emoalign.training import TrainConfig  # and below the page: no name becomes a path
+    for name in ("custom-../../../tmp/x", "../emotify", "custom-0123456789/.."):
+        with pytest.raises(ValueError, match="datasets must be among"):
+            TrainConfig(datasets=(name,))
+    import app
+    with pytest.raises(ValueError, match="Unknown encoder"):
+        app.Models().key(app.ModelChoice("../../../../tmp/x"))
+    assert_serving(client, songs)
+
+
+def raw_call(server, api: str, body: str) -> str:
+    """POST a raw JSON body to /gradio_api/call/<api> (as any HTTP client may) and return
+    the event stream of its answer."""
+    import httpx
+    base = server.url + "gradio_api"
+    answer = httpx.post(f"{base}/call/{api}", content=body,
+                        headers={"content-type": "application/json"}, timeout=30)
+    answer.raise_for_status()
+    with httpx.stream("GET", f"{base}/call/{api}/{answer.json()['event_id']}",
+                      timeout=120) as events:
+        return "".join(events.iter_text())
+
+
+def test_raw_requests_get_clear_messages(public):
+    """What gradio_client cannot send: NaN, and a path in place of an upload (Gradio's own
+    message names the working folder: public mode shows no Gradio text, docs/security.md)."""
+    events = raw_call(public, "clusters", '{"data": [["mtg"], "calm", NaN, false, false, ""]}')
+    assert "bandwidth must be a positive number" in events, events
+    events = raw_call(public, "score_words", '{"data": ["calm", null, NaN]}')
+    assert 'event: error\ndata: {"error": null}' in events, events  # Gradio's own, not shown
+    events = raw_call(public, "score_words", '{"data": ["calm", null, 1e300]}')
+    assert "Top k must be a whole number" in events, events
+    events = raw_call(public, "train", '{"data": [["emotify"], "labels", 0.0, 0.7736, NaN, '
+                                       '"segment", "", null, "path", "emotions", "|", "split", '
+                                       'null]}')
+    assert "Epochs must be a whole number" in events, events
+    for path in ("file:/etc/passwd", "etc/passwd", "../../etc/passwd"):
+        events = raw_call(public, "analyze", json.dumps(
+            {"data": [{"path": path, "meta": {"_type": "gradio.FileData"}}, "gems", 3, False]}))
+        assert "event: error" in events, events
+        assert_clean(events.replace("/etc/passwd", ""))
+    import httpx  # Gradio's own answer to an empty multipart file name is HTTP 500
+    answer = httpx.post(public.url + "gradio_api/upload", files={"files": ("", b"abc")})
+    assert answer.status_code == 400 and "file name" in answer.text, answer
+    assert_clean(answer.text)
+    ok = httpx.post(public.url + "gradio_api/upload", files={"files": ("a.ogg", b"abc")})
+    assert ok.status_code == 200, ok  # the guard lets real uploads through
+    assert httpx.get(public.url, timeout=30).status_code == 200  # still serving
+
+
+def test_user_text_is_escaped_in_figures_and_names(client, songs, tmp_path):
+    song = tmp_path / "\u202eevil\u202c.ogg"
+    song.write_bytes(songs[1].read_bytes())
+    summary, *_ = analyze(client, song)
+    assert "\u202e" not in summary and "evil.ogg" in summary
+    link = '<a href="http://example.com">click</a>'
+    bars, timeline, _, notes = client.predict(f"{link}, calm", None, 3, api_name="/score_words")
+    assert "\u202e" not in notes
+    for figure in (bars, timeline):
+        data = json.loads(figure["plot"])["data"][0]
+        drawn = json.dumps([data.get("y"), data.get("hovertext")], ensure_ascii=False)
+        assert "<a href" not in drawn and "&lt;a href" in drawn, drawn
+
+
+def test_the_analysis_cache_is_per_visitor_in_public_mode(public, songs):
+    """A visitor cannot tell from the answer's speed that another analysed the same file."""
+    song = songs[2]
+    first, second = Client(public.url, verbose=False), Client(public.url, verbose=False)
+
+    def timed(client) -> tuple[float, float]:
+        cpu, started = public.cpu_seconds(), time.monotonic()
+        analyze(client, song)
+        return time.monotonic() - started, public.cpu_seconds() - cpu
+
+    try:
+        a, b, b_again = timed(first), timed(second), timed(second)
+    finally:
+        first.close()
+        second.close()
+    print(f"analysis cache, public mode: first visitor {a[0]:.2f} s ({a[1]:.2f} s CPU); "
+          f"another visitor, same file {b[0]:.2f} s ({b[1]:.2f} s CPU): gap {b[0] - a[0]:+.2f} s; "
+          f"that visitor again (its own cache) {b_again[0]:.2f} s ({b_again[1]:.2f} s CPU)")
+    assert b[1] > 0.5 * a[1], (a, b)  # analysed again: no hit on someone else's analysis
+    assert b_again[1] < 0.5 * a[1], (a, b_again)  # a visitor's own repeat still is one
+
+
+def test_decoder_noise_stays_off_the_terminal(tmp_path, corpus):
+    """libmpg123 complains on stderr while probing junk and while decoding a damaged MP3:
+    neither reaches the terminal (nor the server's log: the corpus runs through it)."""
+    bad = tmp_path / "bad.mp3"
+    bad.write_bytes(bad_mp3())
+    for path in (bad, corpus["damaged-middle.mp3"].path):
+        code, out, err = cli("predict", str(path))
+        assert code == 2 and path.name in err, err
+        assert "Illegal Audio-MPEG-Header" not in err and "resync" not in err, err

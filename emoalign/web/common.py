@@ -77,3 +77,15 @@ def library_notice(session: Session) -> tuple[str, ...]:
     names = ", ".join(session.dropped)  # shown as escaped HTML
     return (f"Your library keeps the newest {session.limit} songs; the oldest "
             f"({names}) was removed to make room.",)
+
+
+def whole_number(value, low: int, high: int, what: str) -> int:
+    """`value` (a slider's, or anything a raw API call sends: NaN, "x", 1e300) as an integer
+    from `low` to `high`; gr.Error in words otherwise."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = float("nan")
+    if not (low <= number <= high) or number != int(number):  # NaN fails the first test
+        raise gr.Error(f"{what} must be a whole number from {low} to {high}.")
+    return int(number)

@@ -4,7 +4,6 @@ the analysis cache, the training slot, the download folders and the bundled exam
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 from ..audio import MAX_SECONDS
@@ -13,7 +12,7 @@ from ..jobs import JobSlot, SessionFiles
 from ..labels import available_label_sets
 from ..digest import file_digest
 from ..models import AnalysisCache, ModelChoice, Models
-from ..safety import public_mode
+from ..safety import owned_temp_dir, public_mode, sweep_temp_dirs
 from ..session import LIBRARY_LIMIT as DEFAULT_LIBRARY_LIMIT
 
 try:  # Hugging Face ZeroGPU Spaces; optional everywhere else
@@ -32,10 +31,14 @@ TRAINED_KEEP = 10  # adapters trained in the app kept in public mode (oldest del
 VOCABULARIES = available_label_sets() + ["all"]
 DEFAULT_WORDS = "wistful, furious, serene, bittersweet, triumphant, homesick"
 
-DOWNLOADS = SessionFiles(tempfile.mkdtemp(prefix="emoalign-downloads-"))  # per session
-UPLOADED_ADAPTERS = Path(tempfile.mkdtemp(prefix="emoalign-adapters-"))  # by SHA-256
+# Temp folders carry the process id: removed at exit, and swept at start once their process
+# has ended (a killed server's too).
+TRAIN_STAGING_PREFIX = "emoalign-train-"
+sweep_temp_dirs(TRAIN_STAGING_PREFIX)
+DOWNLOADS = SessionFiles(owned_temp_dir("emoalign-downloads-"))  # per session
+UPLOADED_ADAPTERS = owned_temp_dir("emoalign-adapters-")  # by SHA-256
 MODELS = Models(max_seconds=SONG_SECONDS_CAP)
-ANALYSES = AnalysisCache(MODELS)
+ANALYSES = AnalysisCache(MODELS, shared=not PUBLIC)  # public: per visitor (no timing oracle)
 TRAINING = JobSlot(max_seconds=float(os.environ.get("EMOALIGN_TRAIN_MAX_SECONDS", 0))
                    or (1800.0 if PUBLIC else None))
 EXAMPLES = load_examples()

@@ -29,6 +29,8 @@ def set_model(encoder: str, adapter: str, session: Session, adapter_files: list[
     adapter (`adapter_files`: its .safetensors and its .json card), or, when the app is not
     public, a .safetensors path on the server. Songs analysed with the same encoder are
     re-embedded without audio; songs from another encoder are dropped."""
+    if encoder and encoder not in available_encoders():  # a name is never made into a path
+        raise UnsafeInput(f"Unknown encoder; available: {', '.join(available_encoders())}.")
     if adapter_files:
         adapter = stage_adapter(adapter_files)
     elif not adapter or adapter == ADAPTER_DEFAULT:

@@ -41,7 +41,8 @@ def analyse(audio: str | None, vocabulary_name: str, top_k: int, trim: bool, ses
     digest = file_digest(path)
     example = EXAMPLE_BY_DIGEST.get(digest)
     name = example.title if example else path.name
-    song, digest = ANALYSES.analyse(session.model, path, name, trim, progress, digest)
+    song, digest = ANALYSES.analyse(session.model, path, name, trim, progress, digest,
+                                    owner=session_id(request))
     session = session.with_song(Entry(song, digest, "example" if example else "yours",
                                       example.emotions if example else ()))
     try:

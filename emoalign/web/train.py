@@ -5,6 +5,7 @@ live progress, the loss curve, Stop, and the test metrics."""
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -16,11 +17,11 @@ from .. import jobs, plots
 from ..adapter import prune_adapters
 from ..clusters import PAPER_BANDWIDTH
 from ..jobs import Stopped
-from ..safety import UnsafeInput, stage_uploads
+from ..safety import UnsafeInput, scrub_paths, stage_uploads
 from ..session import Session
 from ..split_sizes import split_warning, thin_splits
-from .common import gpu, session_id
-from .config import MODELS, PUBLIC, TRAINED_DIR, TRAINED_KEEP, TRAINING
+from .common import gpu, session_id, whole_number
+from .config import MODELS, PUBLIC, TRAIN_STAGING_PREFIX, TRAINED_DIR, TRAINED_KEEP, TRAINING
 from .errors import bind, error_box
 
 METRIC_COLUMNS = ["dataset", "labels", "zero-shot", "f1_segment", "f1_song_vote", "f1_song_mean",
@@ -51,7 +52,7 @@ def your_folder(folder: str, labels_csv: str | None, uploads: list[str] | None,
     return folder_dataset(staging / "audio" if uploads else folder, labels_csv,
                           (file_column or "").strip() or "file",
                           (labels_column or "").strip() or "labels", separator or ";",
-                          (split_column or "").strip())
+                          (split_column or "").strip(), uploaded=bool(uploads))
 
 
 @gpu
@@ -67,13 +68,18 @@ def train_adapter(datasets: list[str], targets: str, lam: float, bandwidth: floa
     time (with a time cap in public mode); a cancelled request stops its job. Yields status
     (markdown), the loss curve and the test metrics; the last status names the saved adapter."""
     from ..features import feature_path
-    from ..training import TrainConfig
+    from ..training import MAX_EPOCHS, TrainConfig
 
     folder = (folder or "").strip()
+    shipped = [name for _, name in shipped_datasets()]
+    unknown = [d for d in datasets or [] if d not in shipped]
+    if unknown:  # a name is never made into a path
+        raise gr.Error(f"Unknown dataset; the datasets here are: {', '.join(shipped) or 'none'}.")
     if folder and PUBLIC:
         raise UnsafeInput("This public app does not read folders on the server: upload the "
                           "audio files (or a zip of them) with the labels CSV.")
-    staging = Path(tempfile.mkdtemp(prefix="emoalign-train-")) if uploads else None
+    staging = (Path(tempfile.mkdtemp(prefix=f"{TRAIN_STAGING_PREFIX}{os.getpid()}-"))
+               if uploads else None)
     folders = []
 
     def cleanup() -> None:  # uploads and their features go with the job
@@ -91,7 +97,8 @@ def train_adapter(datasets: list[str], targets: str, lam: float, bandwidth: floa
             raise gr.Error("Pick a dataset to train on, or give your songs and their labels CSV.")
         config = TrainConfig(datasets=tuple(names), encoder=session.model.encoder,
                              targets=targets, lam=float(lam), bandwidth=float(bandwidth),
-                             max_epochs=int(epochs), variant=variant)
+                             max_epochs=whole_number(epochs, 1, MAX_EPOCHS, "Epochs"),
+                             variant=variant)
         warning = " ".join(split_warning(f"your songs ({f.dataset})", thin_splits(f))
                            for f in folders).strip()
         job = TRAINING.start(session_id(request))
@@ -145,8 +152,8 @@ def run_job(config, folders, job, cleanup, progress, warning: str = ""):
                     run = event.value
                 elif isinstance(event, dict):
                     rows.append(event)
-                else:
-                    fraction, message = event
+                else:  # every streamed status, not only the last, without server paths
+                    fraction, message = event[0], scrub_paths(str(event[1]))
                     progress(fraction, desc=message)
                     yield (f"{warning}\n\n{message}" if warning else message,
                            chart(rows) if rows else gr.skip(), gr.skip(), gr.skip())

@@ -14,7 +14,7 @@ from ..audio import SEGMENT_SECONDS
 from ..labels import MAX_WORDS
 from ..safety import escape_markdown
 from ..session import Session
-from .common import score_meaning, voting_segments
+from .common import score_meaning, voting_segments, whole_number
 from .config import DEFAULT_WORDS, MODELS
 from .errors import bind, error_box
 
@@ -35,9 +35,10 @@ def score_words(words: str, song_name: str | None, top_k: int, session: Session)
     Returns: bar chart, timeline, a table (score, segment votes, nearest built-in labels and
     their cluster, closeness to the trained labels) and notes with warnings for unfamiliar words.
     """
+    top_k = whole_number(top_k or WORDS_TOP_K, 1, MAX_WORDS, "Top k")
     song = session.song(song_name or None)
     pipe = MODELS.get(session.model)
-    scores = pipe.score(song, words or "", top_k=int(top_k or WORDS_TOP_K))
+    scores = pipe.score(song, words or "", top_k=top_k)
     title = f"Your words on {html.escape(song.name)}"
     bars = plots.score_bars(scores.words, scores.song_scores, scores.vote_counts,
                             voting_segments(scores), title=title,
