@@ -17,7 +17,7 @@ from ..results import Prediction
 from ..safety import escape_markdown
 from ..session import Entry, Session, write_downloads
 from .common import (gpu, library_notice, score_meaning, session_id, vocabulary,
-                     vocabulary_choices, voting_segments)
+                     vocabulary_choices, voting_segments, whole_number)
 from .config import (ANALYSES, DOWNLOADS, EXAMPLE_BY_DIGEST, EXAMPLES, MODELS, SONG_SECONDS_CAP)
 from .errors import bind, error_box, user_message
 from .hero import empty_hero, hero_html
@@ -70,7 +70,7 @@ def show_song(session: Session, vocabulary_name: str, top_k: int, session_key: s
     song = session.song()
     pipe = MODELS.get(session.model)
     labels, display = vocabulary(vocabulary_name)
-    prediction = pipe.predict(song, labels, top_k=int(top_k))
+    prediction = pipe.predict(song, labels, top_k=whole_number(top_k, 1, 10, "Top k"))
     va = prediction.va
     timeline = plots.timeline_heatmap(
         song.segment_starts, [display[w] for w in prediction.scores.words],
