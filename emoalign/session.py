@@ -23,6 +23,7 @@ class Entry:
     digest: str  # SHA-256 of the file's content (digest.file_digest)
     source: str  # "yours" or "example"
     emotions: tuple[str, ...] = ()  # known (human) labels, for bundled examples
+    file: str | None = None  # the uploaded file, while the server keeps it (journeys play it)
 
 
 @dataclasses.dataclass

@@ -105,18 +105,22 @@ def test_public_mode_uses_the_session_songs_by_name(web, monkeypatch, data_dir):
     for example in EXAMPLES[:3]:
         song, digest = ANALYSES.analyse(session.model, example.path, example.title)
         session = session.with_song(Entry(song, digest, "example", example.emotions))
-    clip = sorted((data_dir / "4q" / "audio").glob("*.ogg"))[0]
+    clip, kept = sorted((data_dir / "4q" / "audio").glob("*.ogg"))[:2]
     song, digest = ANALYSES.analyse(session.model, clip, "my song.ogg")
-    session = session.with_song(Entry(song, digest, "yours"))
+    session = session.with_song(Entry(song, digest, "yours"))  # Gradio's cache dropped the file
+    song, digest = ANALYSES.analyse(session.model, kept, "kept.ogg")
+    session = session.with_song(Entry(song, digest, "yours", file=str(kept)))
     figure, frame, m3u8, playlist, audio, playing = web.make_journey(
         "-0.6,0.6", "0.6,-0.6", 10, session)
-    assert sorted(frame["song"]) == sorted(session.songs) and not opened  # 4 songs, no more
+    assert sorted(frame["song"]) == sorted(session.songs) and not opened  # 5 songs, no more
     locations = [location for _, location in m3u8_entries(m3u8)]
     assert sorted(locations) == sorted(session.songs)  # names, never a server path
-    assert "Only 4 songs to choose from." in playing
+    assert "Only 5 songs to choose from." in playing
     assert "/" not in playing and str(data_dir) not in playing
-    # the upload is not kept on the server: it is listed, and skipped by the player
+    # an upload the server no longer has is listed, and skipped by the player; one it still
+    # has plays (a copy in the session's folder)
     assert playlist["files"][playlist["names"].index("my song.ogg")] is None
+    assert playlist["files"][playlist["names"].index("kept.ogg")] == str(kept)
     with pytest.raises(ValueError, match="Analyse a song"):
         web.make_journey("sad", "happy", 4, Session())
 

@@ -64,7 +64,7 @@ CLICK_SCRIPT = """
 
 def journey_pool(session: Session) -> tuple[Pool, list[Path | None]]:
     """The songs a journey picks from and each one's file (None where the server has none:
-    a visitor's upload is not kept). Public: the session's songs only."""
+    an upload Gradio's cache has dropped). Public: the session's songs only."""
     pipe = MODELS.get(session.model)
     example_files = {e.title: e.path for e in EXAMPLES}
     names, va, embeddings, durations, files = [], [], [], [], []
@@ -74,7 +74,8 @@ def journey_pool(session: Session) -> tuple[Pool, list[Path | None]]:
         va.append((answer.valence, answer.arousal))
         embeddings.append(entry.song.song_embedding)
         durations.append(entry.song.duration_s)
-        files.append(example_files.get(entry.song.name) if entry.source == "example" else None)
+        files.append(example_files.get(entry.song.name) if entry.source == "example" else
+                     Path(entry.file) if entry.file and Path(entry.file).is_file() else None)
     shelved = None if PUBLIC else library_songs(session)
     if shelved is not None:
         pool, shelf_files = shelved
@@ -168,7 +169,7 @@ def step(playlist: dict | None, direction: int, request: gr.Request | None = Non
         return playlist, gr.skip(), ("The journey is over." if direction > 0 else
                                      "This is the first song.")
     playlist = {**playlist, "at": k}
-    note = "" if all(files) else " (songs uploaded to the page play in your own player)"
+    note = "" if all(files) else " (songs no longer on the server play in your own player)"
     audio = playable(Path(files[k]), session_id(request))
     return playlist, audio, f"Playing {k + 1} of {len(files)}: {names[k]}{note}"
 

@@ -44,7 +44,8 @@ def analyse(audio: str | None, vocabulary_name: str, top_k: int, trim: bool, ses
     song, digest = ANALYSES.analyse(session.model, path, name, trim, progress, digest,
                                     owner=session_id(request))
     session = session.with_song(Entry(song, digest, "example" if example else "yours",
-                                      example.emotions if example else ()))
+                                      example.emotions if example else (),
+                                      None if example else str(path)))
     try:
         shown = show_song(session, vocabulary_name, top_k, session_id(request),
                           library_notice(session))
