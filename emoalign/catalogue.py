@@ -83,12 +83,12 @@ class Catalogue:
     def rank(self, scores: np.ndarray, top: int | None = None, leave_out: int | None = None
              ) -> list[tuple[int, float]]:
         """(row, score) best first, each song once: a row whose embedding equals one already
-        listed (an example that is also a reference song) and `leave_out`'s twins are skipped."""
-        seen = set() if leave_out is None else {_fingerprint(self.embeddings[leave_out])}
-        out = []
+        listed (an example that is also a reference song) is skipped; `leave_out` is not
+        listed (its copies elsewhere, e.g. in your library, are)."""
+        seen, out = set(), []
         for i, score in _ranked(scores, None):
             key = _fingerprint(self.embeddings[i])
-            if key in seen:
+            if i == leave_out or key in seen:
                 continue
             seen.add(key)
             out.append((i, score))
@@ -97,8 +97,8 @@ class Catalogue:
         return out
 
     def similar(self, row: int, top: int | None = None) -> list[tuple[int, float]]:
-        """(row, cosine) of the songs most like song `row` (itself and its twins left out),
-        best first, each song once."""
+        """(row, cosine) of the songs most like song `row` (itself left out), best first, each
+        song once."""
         return self.rank(self.embeddings @ self.embeddings[row], top, leave_out=row)
 
 

@@ -377,8 +377,8 @@ class EmotionPipeline:
         ranked = _ranked(others, np.stack([s.song_embedding for s in others]) @ song.song_embedding)
         kept: list[tuple[SongAnalysis, float]] = []
         for other, score in ranked:
-            if all(abs(float(other.song_embedding @ s.song_embedding)) < SAME_SONG
-                   for s in [song] + [k for k, _ in kept]):
+            if all(float(other.song_embedding @ s.song_embedding) < SAME_SONG
+                   for s, _ in kept):
                 kept.append((other, score))
         return kept
 
