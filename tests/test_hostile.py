@@ -832,7 +832,7 @@ def test_raw_requests_get_clear_messages(public):
     assert 'event: error\ndata: {"error": null}' in events, events  # Gradio's own, not shown
     events = raw_call(public, "score_words", '{"data": ["calm", null, 1e300]}')
     assert "Top k must be a whole number" in events, events
-    events = raw_call(public, "train", '{"data": [["emotify"], "labels", 0.0, 0.7736, NaN, '
+    events = raw_call(public, "train", '{"data": [[], "labels", 0.0, 0.7736, NaN, '
                                        '"segment", "", null, "path", "emotions", "|", "split", '
                                        'null]}')
     assert "Epochs must be a whole number" in events, events

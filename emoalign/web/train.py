@@ -70,6 +70,7 @@ def train_adapter(datasets: list[str], targets: str, lam: float, bandwidth: floa
     from ..features import feature_path
     from ..training import MAX_EPOCHS, TrainConfig
 
+    max_epochs = whole_number(epochs, 1, MAX_EPOCHS, "Epochs")  # numbers first: nothing to undo
     folder = (folder or "").strip()
     shipped = [name for _, name in shipped_datasets()]
     unknown = [d for d in datasets or [] if d not in shipped]
@@ -97,7 +98,7 @@ def train_adapter(datasets: list[str], targets: str, lam: float, bandwidth: floa
             raise gr.Error("Pick a dataset to train on, or give your songs and their labels CSV.")
         config = TrainConfig(datasets=tuple(names), encoder=session.model.encoder,
                              targets=targets, lam=float(lam), bandwidth=float(bandwidth),
-                             max_epochs=whole_number(epochs, 1, MAX_EPOCHS, "Epochs"),
+                             max_epochs=max_epochs,
                              variant=variant)
         warning = " ".join(split_warning(f"your songs ({f.dataset})", thin_splits(f))
                            for f in folders).strip()
