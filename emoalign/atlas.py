@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from .calibration import REFERENCE_DIR
+from .reference import reference_valence_arousal
 from .labels import LABELS_DIR, load_label_set
 
 PLACE_K = 8  # neighbours a new point is placed among
@@ -85,16 +86,6 @@ def load_label_layout(path: Path = LABEL_LAYOUT) -> dict[str, np.ndarray]:
         xy = f.get_tensor("xy").astype(np.float64)
         labels = json.loads(f.metadata()["labels"])
     return dict(zip(labels, xy))
-
-
-def reference_valence_arousal(reference) -> np.ndarray:
-    """(N, 2) predicted valence/arousal of the reference songs (the shipped head, calibrated),
-    NaN when the reference has no head."""
-    corpus = reference.corpus
-    if reference.head is None:
-        return np.full((len(corpus), 2), np.nan)
-    raw = reference.head.song_values(corpus.features, corpus.tonal, corpus.offsets)
-    return reference.head_calibrator.signed(raw)
 
 
 def fit_layout(vectors: np.ndarray, n_neighbors: int = 15, min_dist: float = 0.1) -> np.ndarray:

@@ -19,9 +19,6 @@ from .search import SongIndex, reference_index
 
 REFERENCE_NOTE = ("searching the reference corpus ({n:,} clips of Emotify, 4Q, VGMIDI and "
                   "MemoMusic; no audio ships, only embeddings, ids and labels)")
-# A few words are a tiny input: one torch thread embeds them 15x faster than two that wait
-# for each other on a busy 2-core machine (13 ms vs 203 ms p50, bench/bench_library.py).
-QUERY_THREADS = 1
 
 
 class CommandError(Exception):
@@ -103,23 +100,17 @@ def run_search(args) -> int:
     """Songs ranked by the score `predict` shows for the words: calibrated and plane-aware, so
     "sad" finds the songs read as sad first."""
     import numpy as np
-    import torch
 
     from .labels import parse_words
     from .pipeline import EmotionPipeline
     words = parse_words(args.words)
     index, library = song_index(args)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(QUERY_THREADS)
-    try:
-        pipe = EmotionPipeline()
-        va = (pipe.reference_valence_arousal if index.source == "reference" else
-              np.array([[np.nan if i.get(k) is None else i[k] for k in ("valence", "arousal")]
-                        for i in index.info], float).reshape(-1, 2))
-        scores = pipe.rank_songs(words, index.embeddings, va)
-        cosines = index.embeddings @ pipe.text.embed(words).mean(axis=0)
-    finally:
-        torch.set_num_threads(threads)  # callers in the same process (tests, an app) keep theirs
+    pipe = EmotionPipeline()
+    va = (pipe.reference_valence_arousal if index.source == "reference" else
+          np.array([[np.nan if i.get(k) is None else i[k] for k in ("valence", "arousal")]
+                    for i in index.info], float).reshape(-1, 2))
+    scores = pipe.rank_songs(words, index.embeddings, va)
+    cosines = index.embeddings @ pipe.text.embed(words).mean(axis=0)
     order = np.argsort(-scores, kind="stable")[:max(0, args.top)]
     show_hits(index, [(int(i), round(float(cosines[i]), 4)) for i in order], args.json,
               f"{', '.join(words)}", scores=scores)
@@ -197,13 +188,11 @@ def describe(info: dict) -> str:
 # ---- export -----------------------------------------------------------------------------
 
 def run_export(args) -> int:
-    import numpy as np
-
-    from .confidence import NEUTRAL_WORDS
+    from .confidence import NEUTRAL_WORDS, reading_quadrant
     from .labels import DEFAULT_LABELS, load_label_set, parse_words
     from .reference import neutral_radius
     from .results import rank_order
-    from .valence_arousal import QUADRANT_WORDS, quadrant_of
+    from .valence_arousal import QUADRANT_WORDS
     radius = neutral_radius(args.encoder)
     path = db_path(args)
     if not path.is_file():
@@ -225,8 +214,7 @@ def run_export(args) -> int:
                           "duration_s": round(row.duration_s, 2),
                           "valence": _round(row.valence), "arousal": _round(row.arousal)}
                 quadrant = (None if row.valence is None else
-                            0 if np.hypot(row.valence, row.arousal) < radius else
-                            int(quadrant_of(row.valence, row.arousal)))
+                            reading_quadrant(row.valence, row.arousal, radius))
                 record["quadrant"] = quadrant  # 0: too near the centre to name one
                 record["quadrant_words"] = ("" if quadrant is None else
                                             QUADRANT_WORDS.get(quadrant, NEUTRAL_WORDS))

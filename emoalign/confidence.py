@@ -87,6 +87,12 @@ def is_neutral(valence: float, arousal: float, radius: float) -> bool:
     return float(np.hypot(valence, arousal)) < radius
 
 
+def reading_quadrant(valence: float, arousal: float, radius: float) -> int:
+    """Russell quadrant 1..4 of a reading; 0 inside the neutral band."""
+    from .valence_arousal import quadrant_of
+    return 0 if is_neutral(valence, arousal, radius) else int(quadrant_of(valence, arousal))
+
+
 def fit_neutral_radius(readings: np.ndarray, quadrants: np.ndarray, weights: np.ndarray,
                        accuracy: float = NEUTRAL_ACCURACY, step: float = 0.05) -> float:
     """(N, 2) held-out readings of songs with known quadrants (1..4) and their weights -> the

@@ -32,7 +32,7 @@ from .clusters import PAPER_QUANTILE, LabelClusters
 from .encoders import DEFAULT_ENCODER, Encoder, load_encoder
 from .labels import DEFAULT_LABELS, MAX_WORDS, is_emotion, load_label_set, parse_words
 from .plane import ANCHORS, agreement, blend, place_words
-from .reference import Reference, embeddings_under, open_reference
+from .reference import Reference, embeddings_under, open_reference, reference_valence_arousal
 from .safety import BoundedCache
 from .results import (EmotionScores, Prediction, SongAnalysis, ValenceArousal, WordExplanation,
                       rank_order)
@@ -279,14 +279,8 @@ class EmotionPipeline:
 
     @cached_property
     def reference_valence_arousal(self) -> np.ndarray | None:
-        """(N, 2) the reference songs' readings in [-1, 1] (the head read against them), or
-        None without a head."""
-        ref = self.reference
-        if ref is None or ref.head is None:
-            return None
-        corpus = ref.corpus
-        return ref.head_calibrator.signed(ref.head.song_values(corpus.features, corpus.tonal,
-                                                               corpus.offsets))
+        """(N, 2) the reference songs' readings in [-1, 1], or None without a reference."""
+        return None if self.reference is None else reference_valence_arousal(self.reference)
 
     def rank_songs(self, words: str | list[str], embeddings: np.ndarray,
                    valence_arousal: np.ndarray | None = None) -> np.ndarray:

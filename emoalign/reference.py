@@ -88,3 +88,13 @@ def neutral_radius(encoder: str) -> float:
         return load_reference_once(str(path), path.stat().st_mtime_ns).neutral_radius
     except (OSError, ValueError, KeyError):
         return DEFAULT_NEUTRAL_RADIUS
+
+
+def reference_valence_arousal(reference: Reference) -> np.ndarray:
+    """(N, 2) the reference songs' own readings in [-1, 1] (the stored head, read against the
+    corpus), NaN when the reference has no head."""
+    corpus = reference.corpus
+    if reference.head is None:
+        return np.full((len(corpus), 2), np.nan)
+    raw = reference.head.song_values(corpus.features, corpus.tonal, corpus.offsets)
+    return reference.head_calibrator.signed(raw)

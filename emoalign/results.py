@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .calibration import meaning
-from .confidence import NEUTRAL_WORDS
-from .valence_arousal import QUADRANT_WORDS, quadrant_of
+from .confidence import NEUTRAL_WORDS, reading_quadrant
+from .valence_arousal import QUADRANT_WORDS
 
 UNCALIBRATED_MEANING = "cosine similarity (no reference corpus to compare it with)"
 NOT_MUSIC_WORDS = "not music"
@@ -131,9 +131,8 @@ class ValenceArousal:
     def quadrant(self) -> int:
         """Russell quadrant 1..4 (1 +v+a, 2 -v+a, 3 -v-a, 4 +v-a); 0 for a reading too near
         the centre to name one ("neutral / mixed") and for audio that is not music."""
-        if self.not_music or np.hypot(self.valence, self.arousal) < self.neutral_radius:
-            return 0
-        return int(quadrant_of(self.valence, self.arousal))
+        return 0 if self.not_music else reading_quadrant(self.valence, self.arousal,
+                                                         self.neutral_radius)
 
     @property
     def quadrant_words(self) -> str:
