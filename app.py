@@ -1,7 +1,7 @@
 """EmoAlign web app: read a song's emotions, score your own words, explore songs and labels.
 
 Assembles the page from the tabs in `emoalign/web/` (the only modules that import gradio) and
-launches it; every number comes from `emoalign.pipeline.EmotionPipeline`.
+launches it; every number comes from `emoalign.answer.pipeline.EmotionPipeline`.
 
     python app.py                   # http://127.0.0.1:7860, offline, musicnn + shipped adapter
     python app.py --port 7861 --host 0.0.0.0
@@ -28,11 +28,11 @@ import threading
 
 import gradio as gr
 
-from emoalign.examples import EXAMPLES_DIR
-from emoalign.models import MODEL_CACHE_SIZE, ModelChoice, Models  # noqa: F401
-from emoalign.web import clusters, explore, model, song, train, words
+from emoalign.web.examples import EXAMPLES_DIR
+from emoalign.web.models import MODEL_CACHE_SIZE, ModelChoice, Models  # noqa: F401
+from emoalign.web import clusters, explore, model_panel, song, train, words
 from emoalign.web.common import end_session, song_choices, status_text
-from emoalign.session import Session
+from emoalign.web.session import Session
 from emoalign.web.config import (EXAMPLES, LIBRARY_LIMIT, MAX_UPLOAD_MB, MODELS,  # noqa: F401
                                  PRELOAD, PUBLIC, seed_examples, spaces)
 from emoalign.web.errors import local_errors
@@ -63,7 +63,7 @@ def build_app() -> gr.Blocks:
             with gr.Tab("Train", id="train"):
                 training, trained_path, use_btn = train.build(session)
         status = gr.Markdown(elem_id="status")
-        model_event, adapter_in, model_error = model.build(session, status)
+        model_event, adapter_in, model_error = model_panel.build(session, status)
         gr.Markdown("API: see *Use via API* at the bottom of the page, or docs/app.md.")
 
         refresh = dict(fn=song_choices, inputs=[session], outputs=[words_song, like_song],
@@ -76,9 +76,9 @@ def build_app() -> gr.Blocks:
         model_event.then(**refresh)
         on_open(map_tab, map_event)
         on_open(clusters_tab, cluster_event)
-        training.then(lambda: gr.update(choices=model.adapter_choices()), outputs=[adapter_in],
-                      api_visibility="private", queue=False)
-        use_btn.click(local_errors(model.use_trained, 2), inputs=[trained_path, session],
+        training.then(lambda: gr.update(choices=model_panel.adapter_choices()),
+                      outputs=[adapter_in], api_visibility="private", queue=False)
+        use_btn.click(local_errors(model_panel.use_trained, 2), inputs=[trained_path, session],
                       outputs=[session, status, model_error],
                       api_visibility="private").then(**refresh)
         demo.unload(end_session)

@@ -34,7 +34,7 @@ from beets.dbcore import types
 from beets.plugins import BeetsPlugin
 from beets.ui import Subcommand, UserError, print_
 
-from emoalign.labels import DEFAULT_LABELS
+from emoalign.text.labels import DEFAULT_LABELS
 
 FIELDS = {"mood_valence": types.NullFloat(2), "mood_arousal": types.NullFloat(2),  # "-0.43"
           "mood_quadrant": types.NullInteger(), "mood_words": types.STRING,
@@ -70,7 +70,7 @@ class EmoAlignPlugin(BeetsPlugin):
 
     def pipeline(self):
         if self._pipe is None:
-            from emoalign.pipeline import EmotionPipeline
+            from emoalign.answer.pipeline import EmotionPipeline
             self._pipe = EmotionPipeline(encoder=self.config["encoder"].as_str(),
                                          adapter=self.config["adapter"].get())
         return self._pipe
@@ -86,7 +86,7 @@ class EmoAlignPlugin(BeetsPlugin):
         return f"{pipe.encoder.name}/{pipe.adapter_card['sha256'][:16]}"
 
     def run(self, lib, opts, args):
-        from emoalign.library import LibraryError
+        from emoalign.library.store import LibraryError
         try:
             if opts.journey:
                 self.journey(lib, opts, args)
@@ -99,9 +99,9 @@ class EmoAlignPlugin(BeetsPlugin):
 
     def analyse(self, items, force: bool = False) -> None:
         from emoalign.digest import file_digest
-        from emoalign.indexing import failure_reason, scored_labels, song_row
-        from emoalign.labels import load_label_set, parse_words
-        from emoalign.library import Library
+        from emoalign.library.indexing import failure_reason, scored_labels, song_row
+        from emoalign.text.labels import load_label_set, parse_words
+        from emoalign.library.store import Library
         pipe, model = self.pipeline(), self.model_id()
         vocabulary = self.config["words"].as_str()
         try:
@@ -141,10 +141,10 @@ class EmoAlignPlugin(BeetsPlugin):
 
     def journey(self, lib, opts, args) -> None:
         from emoalign.commands import show_journey
-        from emoalign.journey import MIN_SONGS, plan_present
-        from emoalign.library import Library
-        from emoalign.playlist import endpoint, library_pool, title_of, write_m3u8
-        from emoalign.search import SongIndex
+        from emoalign.library.journey import MIN_SONGS, plan_present
+        from emoalign.library.store import Library
+        from emoalign.library.playlist import endpoint, library_pool, title_of, write_m3u8
+        from emoalign.library.search import SongIndex
         items = {os.fsdecode(item.path): item for item in lib.items(args)}
         if not self.db_path().is_file():
             raise UserError("No song is analysed yet: run `beet emoalign` first.")

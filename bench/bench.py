@@ -73,7 +73,7 @@ def main() -> None:
         segments = split_segments(audio, rate)
         encode_s, encoded = timed(lambda: pipe.encoder.encode(segments), args.repeat)
         adapter_s, _ = timed(lambda: pipe.embed_features(encoded.features), args.repeat)
-        from emoalign.tonal import TONAL_SAMPLE_RATE, TonalEncoder
+        from emoalign.audio.tonal import TONAL_SAMPLE_RATE, TonalEncoder
         tonal_segments = split_segments(load_audio(song_path, TONAL_SAMPLE_RATE), TONAL_SAMPLE_RATE)
         tonal_s, _ = timed(lambda: TonalEncoder().encode(tonal_segments), args.repeat)
         analyze_s, song = timed(lambda: pipe.analyze(song_path), args.repeat)

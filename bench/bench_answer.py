@@ -40,11 +40,11 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from emoalign import metrics  # noqa: E402
-from emoalign.calibration import (PIANO_COLLECTIONS, Calibrator, ReferenceCorpus,  # noqa: E402
-                                  corpus_from_datasets, corpus_targets, fit_corpus_head,
-                                  load_reference, reference_path)
-from emoalign.valence_arousal import TONAL_SHARE, VA_MODES, quadrant_of  # noqa: E402
+from emoalign.learn import metrics  # noqa: E402
+from emoalign.learn.corpus import (PIANO_COLLECTIONS, corpus_from_datasets, corpus_targets,
+                                   fit_corpus_head)
+from emoalign.answer.calibration import Calibrator, ReferenceCorpus, load_reference, reference_path  # noqa: E402
+from emoalign.answer.valence_arousal import TONAL_SHARE, VA_MODES, quadrant_of  # noqa: E402
 
 RESULTS = REPO / "results"
 CV_FOLDS = 5
@@ -149,12 +149,12 @@ def words_table(corpus, readings, weight: float | None = None, width: float | No
                 ) -> list[dict]:
     """Words against readings on songs the shipped adapter never saw (the blend's weight and
     width: plane.py's unless given)."""
-    from emoalign.datasets import ground_truth, load_tracks
-    from emoalign.labels import load_label_set
-    from emoalign.labels import DEFAULT_LABELS
-    from emoalign.plane import (AGREEMENT_WIDTH, ANCHORS, PLANE_WEIGHT, agreement, blend,
-                                place_words)
-    from emoalign.text import TextEncoder
+    from emoalign.learn.datasets import ground_truth, load_tracks
+    from emoalign.text.labels import load_label_set
+    from emoalign.text.labels import DEFAULT_LABELS
+    from emoalign.answer.plane import (AGREEMENT_WIDTH, ANCHORS, PLANE_WEIGHT, agreement, blend,
+                                       place_words)
+    from emoalign.text.encoder import TextEncoder
 
     text = TextEncoder()
     anchors = list(ANCHORS)
@@ -223,7 +223,7 @@ def music_check_table(corpus, smoke: bool) -> dict:
     clips passed as music (the check fitted on every reference song and the fitting clips)."""
     from sklearn.model_selection import StratifiedKFold
 
-    from emoalign.confidence import MUSIC_THRESHOLD, fit_music_check, song_inputs
+    from emoalign.answer.confidence import MUSIC_THRESHOLD, fit_music_check, song_inputs
     from train.nonmusic import FIT_SEEDS, TEST_SEEDS, encoded
 
     fit = encoded(range(0, 2) if smoke else FIT_SEEDS)
@@ -255,7 +255,7 @@ def music_check_table(corpus, smoke: bool) -> dict:
 
 def rescoring_speed(repeat: int = 20) -> dict:
     """Milliseconds to score a new word list on an analysed song (after the first list)."""
-    from emoalign.pipeline import EmotionPipeline
+    from emoalign.answer.pipeline import EmotionPipeline
 
     pipe = EmotionPipeline()
     example = sorted((REPO / "assets" / "examples").glob("*.ogg"))[0]
@@ -322,7 +322,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     import csv
 
-    from emoalign.datasets import data_root
+    from emoalign.paths import data_root
     corpus, _, _ = load_reference(reference_path("musicnn"))
     seg_targets, song_va = corpus_targets(corpus)
     corpus.valence, corpus.arousal = song_va[:, 0], song_va[:, 1]
@@ -335,8 +335,8 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"{r['head']:18s} recordings {r['recordings valence']:+.3f}  piano "
               f"{r['piano valence']:+.3f}  worse {r['worse valence']:+.3f}  (arousal "
               f"{r['recordings arousal']:+.3f} / {r['piano arousal']:+.3f})")
-    from emoalign.reference import open_reference
-    from emoalign.valence_arousal import PRODUCT_MODE
+    from emoalign.answer.reference import open_reference
+    from emoalign.answer.valence_arousal import PRODUCT_MODE
     radius = open_reference("musicnn", corpus.features.shape[1])[0].neutral_radius
     held_out = np.array(list(readings[PRODUCT_MODE].values()))
     neutral = float(np.mean(np.hypot(held_out[:, 0], held_out[:, 1]) < radius))

@@ -33,7 +33,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from emoalign.journey import Endpoint, Journey, Pool, journey_of, plan, plan_minutes, waypoints  # noqa: E402
+from emoalign.library.journey import (Endpoint, Journey, Pool, journey_of, plan, plan_minutes,
+                                      waypoints)  # noqa: E402
 
 CORNER = 0.6
 PAIRS = {"Q3->Q1": ((-1, -1), (1, 1)), "Q1->Q3": ((1, 1), (-1, -1)),
@@ -99,8 +100,8 @@ def figures(journey: Journey, pool: Pool) -> np.ndarray:
 
 
 def bench_smoothness(db: Path, length: int, draws: int) -> None:
-    from emoalign.library import Library
-    from emoalign.playlist import library_pool
+    from emoalign.library.store import Library
+    from emoalign.library.playlist import library_pool
     with Library(db, create=False) as library:
         pool, _, _ = library_pool(library.index())
     albums = len({a for a in pool.albums if a})

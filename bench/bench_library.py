@@ -42,9 +42,9 @@ def unit_rows(rng, n: int, dim: int = 384) -> np.ndarray:
 
 
 def bench_search(songs: int, queries: int) -> None:
-    from emoalign.labels import load_label_set
-    from emoalign.search import SongIndex
-    from emoalign.text import TextEncoder
+    from emoalign.text.labels import load_label_set
+    from emoalign.library.search import SongIndex
+    from emoalign.text.encoder import TextEncoder
     rng = np.random.default_rng(0)
     index = SongIndex("library", [f"song{i}.ogg" for i in range(songs)], unit_rows(rng, songs))
     text = TextEncoder(cache_size=0)  # no cache: every query embeds its words
@@ -70,8 +70,8 @@ def bench_search(songs: int, queries: int) -> None:
 
 
 def bench_store(store_songs: int, songs: int) -> None:
-    from emoalign.indexing import scored_labels
-    from emoalign.library import Library, SongRow
+    from emoalign.library.indexing import scored_labels
+    from emoalign.library.store import Library, SongRow
     rng = np.random.default_rng(1)
     labels = scored_labels()
     with tempfile.TemporaryDirectory() as folder:

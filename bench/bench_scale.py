@@ -34,9 +34,9 @@ def main() -> None:
     parser.add_argument("--actors", type=int, default=2)
     parser.add_argument("--skip-ray", action="store_true")
     args = parser.parse_args()
-    from emoalign.indexing import index_folder
-    from emoalign.library import Library
-    from emoalign.pipeline import EmotionPipeline, analysis_only
+    from emoalign.library.indexing import index_folder
+    from emoalign.library.store import Library
+    from emoalign.answer.pipeline import EmotionPipeline, analysis_only
     from songs import clips as real_clips
     clips, what = real_clips("4q", args.songs)
     print(f"{time.strftime('%Y-%m-%d')}: {len(clips)} {what}")
@@ -52,7 +52,7 @@ def main() -> None:
         if args.skip_ray:
             return
         import ray
-        from emoalign.scale import index_with_ray
+        from emoalign.library.scale import index_with_ray
         ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
         start = time.perf_counter()
         report = index_with_ray(str(folder), Library(Path(tmp) / "ray.db"), actors=args.actors,

@@ -57,7 +57,7 @@ def measure(function, repeat: int) -> tuple[float, float]:
 
 def make_clips(root: Path, n: int, song_seconds: float = SONG_SECONDS) -> dict[str, list[Path]]:
     """{set name: [clip paths]} for the piano, 4Q and 3-minute-song sets."""
-    from emoalign.audio import load_audio
+    from emoalign.audio.load import load_audio
     from songs import clips, joined_song
 
     sets: dict[str, list[Path]] = {}
@@ -99,8 +99,8 @@ def load_peer():
 
 def stage_times(pipe, path: Path, repeat: int) -> dict[str, tuple[float, float]]:
     """Our 3-minute song split into decode + resample, encode, tonal, and the whole predict."""
-    from emoalign.audio import load_audio, split_segments
-    from emoalign.tonal import segment_tonal_features
+    from emoalign.audio.load import load_audio, split_segments
+    from emoalign.audio.tonal import segment_tonal_features
 
     rate = pipe.encoder.sample_rate
     samples = load_audio(path, rate)
@@ -127,8 +127,8 @@ def main() -> None:
     import torch
     torch.set_num_threads(args.threads)
     from emoalign import EmotionPipeline
-    from emoalign.musicnn import MusicnnEncoder
-    from emoalign.pipeline import analysis_only
+    from emoalign.audio.musicnn import MusicnnEncoder
+    from emoalign.answer.pipeline import analysis_only
 
     pipe = EmotionPipeline(encoder=MusicnnEncoder(device="cpu", threads=args.threads,
                                                   backend=args.backend), device="cpu")

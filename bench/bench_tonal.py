@@ -22,8 +22,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")  # one core, as the target says
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from emoalign.audio import split_segments  # noqa: E402
-from emoalign.tonal import TONAL_SAMPLE_RATE, TonalEncoder  # noqa: E402
+from emoalign.audio.load import split_segments  # noqa: E402
+from emoalign.audio.tonal import TONAL_SAMPLE_RATE, TonalEncoder  # noqa: E402
 from songs import joined_song  # noqa: E402
 
 

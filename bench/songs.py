@@ -15,7 +15,7 @@ EXAMPLES = REPO / "assets" / "examples"
 def clips(dataset: str, n: int | None = None, step: int = 1) -> tuple[list[Path], str]:
     """(up to `n` audio files of `dataset` ("emotify", "4q", "memomusic"), every `step`-th;
     what they are, in words). Falls back to the bundled examples when the dataset is absent."""
-    from emoalign.datasets import data_root
+    from emoalign.paths import data_root
     found = sorted((data_root() / dataset / "audio").glob("*.ogg"))[::step][:n]
     if found:
         return found, f"{dataset} clips"
@@ -25,7 +25,7 @@ def clips(dataset: str, n: int | None = None, step: int = 1) -> tuple[list[Path]
 def joined_song(seconds: float, sr: int) -> tuple[np.ndarray, str]:
     """A real mono song of `seconds` at `sr`: Emotify clips spread over its genres joined (the
     bundled examples without Emotify), repeated as needed; and what it is made of."""
-    from emoalign.audio import load_audio
+    from emoalign.audio.load import load_audio
     paths, what = clips("emotify", step=37)
     parts, total = [], 0
     while total < seconds * sr:

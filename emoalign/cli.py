@@ -20,8 +20,8 @@ import json
 import re
 import sys
 
-from .encoders import DEFAULT_ENCODER, available_encoders
-from .labels import DEFAULT_LABELS, available_label_sets
+from .audio.encoders import DEFAULT_ENCODER, available_encoders
+from .text.labels import DEFAULT_LABELS, available_label_sets
 
 
 # "-0.6,-0.4" is a journey's point, not an option: argparse is shown it with a leading space
@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         argv = [f" {a}" if NEGATIVE_POINT.match(a) else a for a in argv]
     args = parser().parse_args(argv)
     from .commands import CommandError
-    from .library import LibraryError
+    from .library.store import LibraryError
     try:
         return COMMANDS[args.command](args)
     except (ValueError, FileNotFoundError, RuntimeError, LibraryError,  # AudioError and
@@ -141,8 +141,8 @@ def _model_options(command) -> None:
 
 def run_predict(args) -> int:
     """One model load for every song; a song that fails is reported and the others go on."""
-    from .labels import load_label_set
-    from .pipeline import EmotionPipeline, analysis_only
+    from .text.labels import load_label_set
+    from .answer.pipeline import EmotionPipeline, analysis_only
     pipe = analysis_only(EmotionPipeline(encoder=args.encoder, adapter=args.adapter))
     words = args.words or list(load_label_set(args.labels).labels)
     single, failed = len(args.songs) == 1, 0
@@ -175,7 +175,7 @@ def _name(path: str) -> str:
 
 def print_prediction(prediction, model: str, segments: bool = False) -> None:
     """The human-readable answer: one ranking, what the top score means, valence/arousal."""
-    from .labels import plain_name
+    from .text.labels import plain_name
     song, scores, va = prediction.song, prediction.scores, prediction.va
     print(f"{song.name}: {song.duration_s:.1f} s, {song.n_segments} segments ({model})")
     for notice in prediction.notices:

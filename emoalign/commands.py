@@ -14,8 +14,8 @@ import json
 import sys
 from pathlib import Path
 
-from .library import Library, default_db_path
-from .search import SongIndex, reference_index
+from .library.search import SongIndex, reference_index
+from .library.store import Library, default_db_path
 
 REFERENCE_NOTE = ("searching the reference corpus ({n:,} clips of Emotify, 4Q, VGMIDI and "
                   "MemoMusic; no audio ships, only embeddings, ids and labels)")
@@ -36,13 +36,13 @@ def say(message: str) -> None:
 # ---- index ------------------------------------------------------------------------------
 
 def run_index(args) -> int:
-    from .indexing import IndexingError, find_audio
+    from .library.indexing import IndexingError, find_audio
     if args.engine == "local" and not Path(args.folder).is_dir():
         raise CommandError(f"{args.folder} is not a folder.")
     library = Library(db_path(args))
     try:
         if args.engine == "ray":
-            from .scale import index_with_ray
+            from .library.scale import index_with_ray
             if Path(args.folder).is_dir():
                 library.add_root(args.folder)  # where the paths start (journeys find files)
             report = index_with_ray(args.folder, library, args.encoder, args.adapter,
@@ -51,8 +51,8 @@ def run_index(args) -> int:
             files = find_audio(args.folder)  # before loading the model: an empty folder is quick
             if not files:
                 raise IndexingError(f"No audio files in {args.folder} (subfolders included).")
-            from .indexing import index_folder
-            from .pipeline import EmotionPipeline, analysis_only
+            from .library.indexing import index_folder
+            from .answer.pipeline import EmotionPipeline, analysis_only
             pipe = analysis_only(EmotionPipeline(encoder=args.encoder, adapter=args.adapter))
             report = index_folder(args.folder, library, pipe, progress=not args.quiet,
                                   files=files)
@@ -101,8 +101,8 @@ def run_search(args) -> int:
     "sad" finds the songs read as sad first."""
     import numpy as np
 
-    from .labels import parse_words
-    from .pipeline import EmotionPipeline
+    from .text.labels import parse_words
+    from .answer.pipeline import EmotionPipeline
     words = parse_words(args.words)
     index, library = song_index(args)
     pipe = EmotionPipeline()
@@ -140,7 +140,7 @@ def query_song(args, index: SongIndex, library: Library | None):
     if at is not None:
         return ref.embeddings[at], index.find(key), key
     if Path(key).is_file():
-        from .pipeline import EmotionPipeline
+        from .answer.pipeline import EmotionPipeline
         song = EmotionPipeline(encoder=args.encoder, adapter=args.adapter).analyze(key)
         found = None
         if library:
@@ -188,11 +188,11 @@ def describe(info: dict) -> str:
 # ---- export -----------------------------------------------------------------------------
 
 def run_export(args) -> int:
-    from .confidence import NEUTRAL_WORDS, reading_quadrant
-    from .labels import DEFAULT_LABELS, load_label_set, parse_words
-    from .reference import neutral_radius
-    from .results import rank_order
-    from .valence_arousal import QUADRANT_WORDS
+    from .answer.confidence import NEUTRAL_WORDS, reading_quadrant
+    from .text.labels import DEFAULT_LABELS, load_label_set, parse_words
+    from .answer.reference import neutral_radius
+    from .answer.results import rank_order
+    from .answer.valence_arousal import QUADRANT_WORDS
     radius = neutral_radius(args.encoder)
     path = db_path(args)
     if not path.is_file():
@@ -245,9 +245,9 @@ def score_rows(rows, words: list[str], stored: list[str], args):
     if all(w in position for w in words):
         take = np.array([position[w] for w in words])
         return [(None, None) if r.scores is None else (r.scores[take], r.raw[take]) for r in rows]
-    from .pipeline import EmotionPipeline
+    from .answer.pipeline import EmotionPipeline
     pipe = EmotionPipeline(encoder=args.encoder, adapter=args.adapter)
-    from .search import EMBEDDING_DIM
+    from .library.search import EMBEDDING_DIM
     embeddings = np.stack([r.embedding for r in rows]) if rows else np.zeros((0, EMBEDDING_DIM))
     va = np.array([[np.nan if r.valence is None else r.valence,
                     np.nan if r.arousal is None else r.arousal] for r in rows], float).reshape(-1, 2)
@@ -284,8 +284,8 @@ def flat(record: dict, top_k: int) -> dict:
 def run_journey(args) -> int:
     """A playlist from FROM to TO over the library (journey.py plans, playlist.py reads what
     was typed and writes the M3U8)."""
-    from .journey import MIN_SONGS, JourneyError, plan_present
-    from .playlist import endpoint, library_pool, locate, title_of, write_m3u8
+    from .library.journey import MIN_SONGS, JourneyError, plan_present
+    from .library.playlist import endpoint, library_pool, locate, title_of, write_m3u8
     path = db_path(args)
     if not path.is_file():
         raise CommandError(f"No library yet ({path.name}): run `emoalign index FOLDER` first.")
@@ -305,7 +305,7 @@ def run_journey(args) -> int:
 
         def pipeline():
             if not pipes:
-                from .pipeline import EmotionPipeline
+                from .answer.pipeline import EmotionPipeline
                 pipes.append(EmotionPipeline(encoder=args.encoder, adapter=args.adapter))
             return pipes[0]
 

@@ -1,5 +1,5 @@
 """Rules for serving strangers: public mode, messages without server paths, Markdown and
-figure escaping, display names, bounded caches, the unpacking of uploaded archives, and
+figure escaping, display names, the unpacking of uploaded archives, and
 temporary folders that go with the process.
 
 Public mode is on when the app runs as a Hugging Face Space (``SPACE_ID`` is set) or with
@@ -15,28 +15,20 @@ import os
 import re
 import shutil
 import tempfile
-import threading
 import time
 import zipfile
-from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Generic, TypeVar
 
-from .audio import SOUNDFILE_FORMATS
-from .labels import INVISIBLE
+from .audio.decoding import AUDIO_SUFFIXES
+from .text.labels import INVISIBLE
 
 MAX_ARCHIVE_MEMBERS = 2000  # files in one uploaded zip
 MAX_UNPACKED_BYTES = 2 << 30  # all files of one upload, unpacked (2 GiB)
 MAX_COMPRESSION_RATIO = 200  # a member that unpacks to more than this is a zip bomb
 MAX_NAME_CHARS = 200  # a song's display name
 LEGACY_TEMP_AGE = 86400.0  # s: temp folders of an older naming (no process id) swept after this
-# what counts as audio, for uploads and for indexing a folder (no dot, lower case)
-AUDIO_SUFFIXES = SOUNDFILE_FORMATS | {"wave", "m4a", "mp4", "aac", "mka", "webm", "wma", "aifc",
-                                      "caf", "w64", "wv", "ac3"}
 
-K = TypeVar("K", bound=Hashable)
-V = TypeVar("V")
 
 
 def public_mode(environ: dict[str, str] | None = None) -> bool:
@@ -91,50 +83,6 @@ def clean_name(name: str) -> str:
     override, ...) dropped, whitespace collapsed, at most MAX_NAME_CHARS characters."""
     name = " ".join(INVISIBLE.sub("", str(name)).split())
     return (name[:MAX_NAME_CHARS - 3] + "...") if len(name) > MAX_NAME_CHARS else name or "song"
-
-
-class BoundedCache(Generic[K, V]):
-    """A thread-safe least-recently-used mapping holding at most `size` items."""
-
-    def __init__(self, size: int) -> None:
-        if size < 1:
-            raise ValueError("size must be at least 1")
-        self.size = size
-        self._items: OrderedDict[K, V] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def __contains__(self, key: K) -> bool:
-        return key in self._items
-
-    def get(self, key: K, default: V | None = None) -> V | None:
-        with self._lock:
-            if key not in self._items:
-                return default
-            self._items.move_to_end(key)
-            return self._items[key]
-
-    def put(self, key: K, value: V) -> None:
-        with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
-    def get_or_create(self, key: K, create: Callable[[], V]) -> V:
-        """The cached value, or `create()` stored under `key` (not under the lock: creating may
-        be slow; two threads may both create, the last one stays)."""
-        value = self.get(key)
-        if value is None:
-            value = create()
-            self.put(key, value)
-        return value
 
 
 def stage_uploads(files: Iterable[str | Path], names: Iterable[str], destination: Path,

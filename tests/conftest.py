@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from emoalign.datasets import data_root
+from emoalign.paths import data_root
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = data_root()  # $EMOALIGN_DATA, else ../shared/data
@@ -103,7 +103,7 @@ def pipeline():
 
 @pytest.fixture(scope="session")
 def text_encoder():
-    from emoalign.text import TextEncoder
+    from emoalign.text.encoder import TextEncoder
     return TextEncoder()
 
 

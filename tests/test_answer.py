@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emoalign.confidence import NOT_MUSIC_NOTICE, fit_neutral_radius
-from emoalign.results import ValenceArousal
-from emoalign.valence_arousal import quadrant_of
+from emoalign.answer.confidence import NOT_MUSIC_NOTICE, fit_neutral_radius
+from emoalign.answer.results import ValenceArousal
+from emoalign.answer.valence_arousal import quadrant_of
 from train.nonmusic import RATE, clip, espeak_available
 
 EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "assets" / "examples").glob("*.ogg"))
@@ -79,8 +79,8 @@ def test_words_have_places_on_the_plane(pipe):
 
 
 def test_default_words_are_plain_and_badge_matches_the_quadrant_words(pipe):
-    from emoalign.labels import DEFAULT_LABELS, load_label_set
-    from emoalign.valence_arousal import QUADRANT_WORDS
+    from emoalign.text.labels import DEFAULT_LABELS, load_label_set
+    from emoalign.answer.valence_arousal import QUADRANT_WORDS
 
     moods = load_label_set(DEFAULT_LABELS).labels
     assert 20 <= len(moods) <= 30
@@ -92,13 +92,13 @@ def test_default_words_are_plain_and_badge_matches_the_quadrant_words(pipe):
 
 
 def test_gems_labels_show_their_plain_meaning():
-    from emoalign.labels import plain_name
+    from emoalign.text.labels import plain_name
     assert plain_name("amazement") == "amazement (filled with wonder, dazzled)"
     assert plain_name("happy") == "happy"
 
 
 def test_similar_and_catalogue_search_list_each_song_once():
-    from emoalign.catalogue import Catalogue
+    from emoalign.library.catalogue import Catalogue
     rng = np.random.default_rng(1)
     e = rng.normal(size=(6, 384))
     e /= np.linalg.norm(e, axis=1, keepdims=True)

@@ -98,9 +98,9 @@ def check_timeline_seeks(page) -> None:
 def test_what_a_visitor_sees(app_url, browser, long_song, tmp_path):
     from playwright.sync_api import expect
 
-    from emoalign.calibration import reference_path
-    from emoalign.examples import load_examples
-    from emoalign.reference import load_reference_once
+    from emoalign.answer.calibration import reference_path
+    from emoalign.web.examples import load_examples
+    from emoalign.answer.reference import load_reference_once
 
     path = reference_path("musicnn")
     n_reference = len(load_reference_once(str(path), path.stat().st_mtime_ns).corpus)
@@ -147,7 +147,7 @@ def test_what_a_visitor_sees(app_url, browser, long_song, tmp_path):
 def test_phone_answer_above_the_fold(app_url, browser):
     from playwright.sync_api import expect
 
-    from emoalign.examples import load_examples
+    from emoalign.web.examples import load_examples
     context, page = new_page(browser, app_url, "phone", "dark")
     for name in TABS.values():  # every tab is reachable
         open_tab(page, name)
@@ -164,7 +164,7 @@ def test_phone_answer_above_the_fold(app_url, browser):
 
 
 def test_screenshots_of_every_tab(app_url, browser):
-    from emoalign.examples import load_examples
+    from emoalign.web.examples import load_examples
     shots = capture_all(browser, app_url, SHOTS, load_examples()[0].title)
     expected = {f"{tab}-{v}-{t}.png" for tab in TABS for v in VIEWPORTS for t in ("light", "dark")}
     assert expected <= {p.name for p in shots}

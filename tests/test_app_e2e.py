@@ -21,7 +21,7 @@ import soundfile as sf
 
 from app_server import launched_app
 from conftest import dataset_dir, labelled_folder
-from emoalign.labels import plain_name
+from emoalign.text.labels import plain_name
 
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import Client, handle_file  # noqa: E402
@@ -38,7 +38,7 @@ TRAIN_TRACKS = {"train": 16, "validation": 4, "test": 4}  # the Train tab's smal
 @pytest.fixture(scope="module")
 def small_data(tmp_path_factory) -> Path | None:
     """A small Emotify for the Train tab: real clips and labels, a few tracks of each split."""
-    from emoalign.datasets import data_root
+    from emoalign.paths import data_root
     source = data_root() / "emotify"
     if not (source / "tracks.csv").is_file():
         return None
@@ -282,8 +282,8 @@ def test_label_graph(client):
 
 def test_map_search_and_similar_start_from_the_reference(client, long_song, calm_copy):
     from app import EXAMPLES
-    from emoalign.calibration import reference_path
-    from emoalign.reference import load_reference_once
+    from emoalign.answer.calibration import reference_path
+    from emoalign.answer.reference import load_reference_once
     path = reference_path("musicnn")
     n_reference = len(load_reference_once(str(path), path.stat().st_mtime_ns).corpus)
     plot, info = client.predict("gems", "valence", False, api_name="/embedding_map")

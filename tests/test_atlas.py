@@ -8,10 +8,10 @@ import re
 import numpy as np
 import pytest
 
-from emoalign.atlas import load_label_layout, load_song_map, place
-from emoalign.calibration import reference_path
-from emoalign.catalogue import reference_catalogue
-from emoalign.reference import load_reference_once
+from emoalign.library.atlas import load_label_layout, load_song_map, place
+from emoalign.answer.calibration import reference_path
+from emoalign.library.catalogue import reference_catalogue
+from emoalign.answer.reference import load_reference_once
 
 
 @pytest.fixture(scope="module")
@@ -67,14 +67,14 @@ def test_catalogue_search_similar_and_extend(reference):
 
 
 def test_built_in_labels_have_fixed_positions():
-    from emoalign.labels import load_label_set
+    from emoalign.text.labels import load_label_set
     layout = load_label_layout()
     assert set(load_label_set("all").labels) <= set(layout)
 
 
 def test_examples_analyses_round_trip(tmp_path):
-    from emoalign.examples import song_from_dict, song_to_dict
-    from emoalign.results import SongAnalysis
+    from emoalign.web.examples import song_from_dict, song_to_dict
+    from emoalign.answer.results import SongAnalysis
     song = SongAnalysis("x", 25.0, np.array([0.0, 10.0]), np.ones((2, 4), np.float32),
                         np.eye(2, 384, dtype=np.float32), np.array([False, True]),
                         {"piano": 0.5}, ["a notice"], "musicnn", np.zeros((2, 16), np.float32))
@@ -86,12 +86,12 @@ def test_examples_analyses_round_trip(tmp_path):
 
 def test_shipped_examples_have_current_analyses():
     from emoalign.digest import file_digest
-    from emoalign.examples import EXAMPLES_DIR, load_examples, precomputed
-    from emoalign.models import ModelChoice, Models
+    from emoalign.web.examples import EXAMPLES_DIR, load_examples, precomputed
+    from emoalign.web.models import ModelChoice, Models
     stored = precomputed(Models().key(ModelChoice("musicnn", None)), EXAMPLES_DIR)
     examples = load_examples()
     missing = [e.path.name for e in examples if file_digest(e.path) not in stored]
-    assert not missing, f"run python -m emoalign.examples (stale: {missing})"
+    assert not missing, f"run python -m emoalign.web.examples (stale: {missing})"
 
 
 def test_every_reference_song_has_a_readable_name(reference):

@@ -6,8 +6,8 @@ import pytest
 import soundfile as sf
 import soxr
 
-from emoalign.audio import (AudioError, load_audio, prepare_audio, silent_segments,
-                            split_segments)
+from emoalign.audio.load import (AudioError, load_audio, prepare_audio, silent_segments,
+                                 split_segments)
 from conftest import CALM_SONG, LIVELY_SONG, tone
 
 
@@ -113,7 +113,7 @@ def test_long_songs_are_refused_or_trimmed(tmp_path):
 
 def test_mono_downmix_equals_mean() -> None:
     """The fast channel-by-channel downmix gives numpy's mean exactly (up to 7 channels)."""
-    from emoalign.audio import _mono
+    from emoalign.audio.load import _mono
     rng = np.random.default_rng(0)
     for channels in range(1, 8):
         block = rng.uniform(-1, 1, (5000, channels)).astype(np.float32)
@@ -127,7 +127,7 @@ def test_mono_downmix_equals_mean() -> None:
 def test_long_files_decode_in_halves_to_the_same_samples(tmp_path, monkeypatch, fmt, suffix):
     """Files over PARALLEL_DECODE_SECONDS are decoded as two halves at once: the samples are
     those of one pass (libsndfile seeks sample-exactly), trimmed or not."""
-    from emoalign.audio import PARALLEL_DECODE_SECONDS, _decode_halves
+    from emoalign.audio.load import PARALLEL_DECODE_SECONDS, _decode_halves
     music = np.concatenate([soxr.resample(sf.read(song, dtype="float32")[0].mean(axis=1), 44100,
                                           24000) for song in (LIVELY_SONG, CALM_SONG)] * 2)
     assert len(music) / 24000 > 2 * PARALLEL_DECODE_SECONDS
@@ -142,7 +142,7 @@ def test_long_files_decode_in_halves_to_the_same_samples(tmp_path, monkeypatch, 
     with sf.SoundFile(path) as f:
         assert _decode_halves(path, f, sf.info(str(path)), None, "song", 24000)  # two halves
     halves = load_audio(path, 24000), load_audio(path, 24000, max_seconds=70, trim=True)
-    monkeypatch.setattr("emoalign.audio.PARALLEL_DECODE_SECONDS", float("inf"))  # one pass
+    monkeypatch.setattr("emoalign.audio.load.PARALLEL_DECODE_SECONDS", float("inf"))  # one pass
     # libsndfile's MP3 reader rounds a sample differently now and then (a float32 step, 1e-7)
     # with the size of the read; the other decoders give the very same samples.
     atol = 1e-6 if fmt == "MP3" else 0
@@ -163,7 +163,7 @@ def test_halves_resampled_at_once_match_one_pass(tmp_path, monkeypatch, rate):
     path = tmp_path / "noise.wav"
     sf.write(path, music, rate, subtype="FLOAT")
     halves = load_audio(path, 16000), load_audio(path, 16000, max_seconds=50, trim=True)
-    monkeypatch.setattr("emoalign.audio.PARALLEL_DECODE_SECONDS", float("inf"))  # one pass
+    monkeypatch.setattr("emoalign.audio.load.PARALLEL_DECODE_SECONDS", float("inf"))  # one pass
     one, atol = load_audio(path, 16000), 1e-6 if rate == 44100 else 5e-6
     np.testing.assert_allclose(halves[0], one, rtol=0, atol=atol)
     np.testing.assert_allclose(halves[0], prepare_audio(music, rate, 16000), rtol=0, atol=atol)

@@ -77,9 +77,9 @@ def test_beet_emoalign_stores_moods_and_writes_no_file(beets_home):
     assert "6 analysed, 0 already done with this model, 0 failed" in first.stdout
     assert digests(beets_home / "music") == before  # no audio file was written
     items = fields(beets_home)
-    from emoalign.labels import DEFAULT_LABELS, load_label_set
+    from emoalign.text.labels import DEFAULT_LABELS, load_label_set
     moods = set(load_label_set(DEFAULT_LABELS).labels)  # plain mood words
-    from emoalign.reference import open_reference
+    from emoalign.answer.reference import open_reference
     radius = open_reference("musicnn", 200)[0].neutral_radius
     for item in items:
         v, a = float(item["valence"]), float(item["arousal"])

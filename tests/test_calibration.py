@@ -6,11 +6,11 @@ import dataclasses
 import numpy as np
 import pytest
 
-from emoalign import calibration
-from emoalign.calibration import (Calibrator, ReferenceCorpus, corpus_from_datasets, embed_corpus,
-                                  load_reference, meaning, reference_path, save_reference,
-                                  word_calibrator)
-from emoalign.valence_arousal import VAHead, fit_va_head
+from emoalign.answer import calibration
+from emoalign.answer.calibration import (Calibrator, ReferenceCorpus, embed_corpus, load_reference,
+                                         meaning, reference_path, save_reference, word_calibrator)
+from emoalign.learn.corpus import corpus_from_datasets
+from emoalign.answer.valence_arousal import VAHead, fit_va_head
 
 
 def test_percentiles_unweighted_by_hand():
@@ -145,8 +145,8 @@ def test_corpus_re_embedded_under_another_adapter(pipeline):
     the same encoder re-embeds the stored features, once (cached by its SHA-256)."""
     import torch
 
-    from emoalign.adapter import Adapter
-    from emoalign.reference import embeddings_under, load_reference_once
+    from emoalign.answer.adapter import Adapter
+    from emoalign.answer.reference import embeddings_under, load_reference_once
 
     path = reference_path(pipeline.encoder.name)
     if not path.is_file():
@@ -177,8 +177,8 @@ def test_corpus_from_partial_caches_skips_uncached_tracks(tmp_path, capsys):
     counted with skip_uncached, and name the missing track otherwise."""
     from conftest import dataset_dir
     dataset_dir("emotify", "the corpus is built from its track list")
-    from emoalign.datasets import load_tracks
-    from emoalign.features import FeatureSet, feature_path, save_features
+    from emoalign.learn.datasets import load_tracks
+    from emoalign.learn.features import FeatureSet, feature_path, save_features
 
     tracks = load_tracks("emotify")
     for encoder, n, dim in (("musicnn", 3, 8), ("tonal", 2, 16)):

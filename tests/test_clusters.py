@@ -3,8 +3,8 @@
 import pytest
 from sklearn.cluster import estimate_bandwidth
 
-from emoalign.clusters import label_clusters, paper_bandwidth
-from emoalign.labels import load_label_set
+from emoalign.text.clusters import label_clusters, paper_bandwidth
+from emoalign.text.labels import load_label_set
 
 PAPER_BANDWIDTH = 0.7736  # Table 10, MTG + CAL500
 
@@ -50,7 +50,7 @@ def test_clusters_are_named_by_their_most_central_labels(mtg_cal500):
 
 
 def test_cluster_names_count_words_once():
-    from emoalign.clusters import cluster_name
+    from emoalign.text.clusters import cluster_name
     group = ["loving, romantic", "romantic", "love", "touching, loving"]
     assert cluster_name(group) == "loving / romantic +2"
     assert cluster_name(["powerful, strong", "powerful"]) == "powerful / strong"

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from emoalign.datasets import (DATASETS, ground_truth, load_tracks, segment_valence_arousal,
-                               valence_arousal)
+from emoalign.learn.datasets import (DATASETS, ground_truth, load_tracks, segment_valence_arousal,
+                                     valence_arousal)
 from conftest import dataset_dir
-from emoalign.training import SongSet
+from emoalign.learn.training import SongSet
 
 
 def test_piano_sets_carry_valence_arousal():
@@ -70,7 +70,7 @@ def test_dataset_titles_are_plain_words_with_real_counts():
     for name in ("emotify", "4q", "memomusic"):
         dataset_dir(name, "the titles count its clips")
     data_dir = dataset_dir("vgmidi", "the titles count its pieces")
-    from emoalign.datasets import dataset_title
+    from emoalign.learn.datasets import dataset_title
     # counts as the data README states them: 400 Emotify clips, 900 4Q clips, 61 MemoMusic
     # recordings, 200 VGMIDI pieces (counted from the data, whether rendered yet or not)
     assert dataset_title("emotify", data_dir) == "Emotify, GEMS-9 emotions (400 clips)"

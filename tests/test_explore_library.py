@@ -16,10 +16,10 @@ CLIPS = ("offshore-copy.flac", LIVELY_SONG.name)  # conftest.calm_copy and a bun
 
 @pytest.fixture(scope="module")
 def library_file(tmp_path_factory, calm_copy):
-    from emoalign.indexing import index_folder
-    from emoalign.library import Library
+    from emoalign.library.indexing import index_folder
+    from emoalign.library.store import Library
     from emoalign.web.config import MODELS
-    from emoalign.models import ModelChoice
+    from emoalign.web.models import ModelChoice
 
     root = tmp_path_factory.mktemp("library")
     (root / "music" / "mine").mkdir(parents=True)
@@ -44,7 +44,7 @@ def explore(monkeypatch, library_file):
 
 
 def test_the_library_joins_map_search_and_similar(explore, calm_copy):
-    from emoalign.session import Entry, Session
+    from emoalign.web.session import Entry, Session
     from emoalign.web.config import ANALYSES
 
     session = Session()
@@ -69,7 +69,7 @@ def test_the_library_joins_map_search_and_similar(explore, calm_copy):
 
 
 def test_public_mode_never_reads_the_library(explore, monkeypatch):
-    from emoalign.session import Session
+    from emoalign.web.session import Session
     monkeypatch.setattr(explore, "PUBLIC", True)
     opened = []
     monkeypatch.setattr(explore, "Library", lambda *a, **k: opened.append(a))
@@ -80,7 +80,7 @@ def test_public_mode_never_reads_the_library(explore, monkeypatch):
 def test_similar_can_start_from_a_library_song(explore):
     """A library path typed into 'Songs like this' needs no song in the session: the same music
     among the bundled examples comes first, the song itself is left out."""
-    from emoalign.session import NoSong, Session
+    from emoalign.web.session import NoSong, Session
     similar = explore.similar_songs(f"mine/{CLIPS[0]}", Session())
     assert f"mine/{CLIPS[0]}" not in set(similar["song"])
     assert similar.iloc[0]["song"] == "Offshore" and similar.iloc[0]["score"] > 0.99

@@ -483,7 +483,7 @@ def test_playlists_are_not_followed(client, corpus, songs):
 def test_ffmpeg_has_a_timeout(corpus, monkeypatch):
     if not have_ffmpeg():
         pytest.skip("ffmpeg is not installed")
-    from emoalign import audio, decoding
+    from emoalign.audio import load as audio, decoding
     monkeypatch.setattr(decoding, "FFMPEG_TIMEOUT", 0.05)
     with pytest.raises(audio.AudioError, match="took (too long|longer)"):
         audio.load_audio(corpus["long-hour.mka"].path, 16000, max_seconds=None)
@@ -493,7 +493,7 @@ def test_ffmpeg_has_a_timeout(corpus, monkeypatch):
 
 
 def test_all_vocabulary_and_errors_keep_the_song(client, corpus, songs):
-    from emoalign.labels import load_label_set
+    from emoalign.text.labels import load_label_set
     n_all = len(load_label_set("all").labels)
     assert n_all > 200
     summary, _, _, scores, files, _ = analyze(
@@ -507,7 +507,7 @@ def test_all_vocabulary_and_errors_keep_the_song(client, corpus, songs):
 
 
 def test_all_vocabulary_through_the_cli(songs):
-    from emoalign.labels import load_label_set
+    from emoalign.text.labels import load_label_set
     code, out, err = cli("predict", str(songs[1]),
                             "--labels", "all", "--json")
     assert code == 0, err[-2000:]
@@ -533,7 +533,7 @@ def test_downloads_go_when_the_session_ends(public, server_tmp, songs):
 
 
 def test_session_files_keep_the_newest_and_sweep_old(tmp_path):
-    from emoalign.jobs import SessionFiles
+    from emoalign.web.jobs import SessionFiles
     files = SessionFiles(tmp_path, keep=2, max_age=3600)
     made = [files.fresh("a/../b") for _ in range(4)]
     assert [p.exists() for p in made] == [False, False, True, True]
@@ -549,7 +549,7 @@ def test_session_files_keep_the_newest_and_sweep_old(tmp_path):
 
 
 def test_word_cache_is_a_bounded_lru():
-    from emoalign.text import CACHE_SIZE, TextEncoder
+    from emoalign.text.encoder import CACHE_SIZE, TextEncoder
     assert 1000 <= CACHE_SIZE <= 100_000
     text = TextEncoder(cache_size=50)
     first = text.embed(["calm"])
@@ -799,7 +799,7 @@ def test_round_two_refusals_are_clear(public, client, songs, tmp_path):
         assert re.search(expect, message), (name, message)
         assert_clean(message)
         assert message != "Something went wrong", name
-    from emoalign.training import TrainConfig  # and below the page: no name becomes a path
+    from emoalign.learn.training import TrainConfig  # and below the page: no name becomes a path
     for name in ("custom-../../../tmp/x", "../emotify", "custom-0123456789/.."):
         with pytest.raises(ValueError, match="datasets must be among"):
             TrainConfig(datasets=(name,))

@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 
 from emoalign import cli
-from emoalign.journey import Endpoint, JourneyError, Pool, journey_of, plan, plan_minutes, \
-    plan_present, waypoints
-from emoalign.library import Library
-from emoalign.playlist import endpoint, library_pool, m3u8_text, parse_point, place_words
+from emoalign.library.journey import (Endpoint, JourneyError, Pool, journey_of, plan, plan_minutes,
+                                      plan_present, waypoints)
+from emoalign.library.store import Library
+from emoalign.library.playlist import endpoint, library_pool, m3u8_text, parse_point, place_words
 
 PER_QUADRANT = 4
 ALBUMS = 4
@@ -30,7 +30,7 @@ def library(tmp_path_factory, pipeline):
     the dataset is here, else 16 cut from the bundled examples. Returns (music folder,
     library file)."""
     from conftest import DATA, example_clips
-    from emoalign.indexing import index_folder
+    from emoalign.library.indexing import index_folder
     root = tmp_path_factory.mktemp("journey")
     if (DATA / "4q" / "metadata.csv").is_file():
         with open(DATA / "4q" / "metadata.csv") as f:

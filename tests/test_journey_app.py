@@ -18,9 +18,9 @@ N_CLIPS = 6
 
 @pytest.fixture(scope="module")
 def library_file(tmp_path_factory, data_dir):
-    from emoalign.indexing import index_folder
-    from emoalign.library import Library
-    from emoalign.models import ModelChoice
+    from emoalign.library.indexing import index_folder
+    from emoalign.library.store import Library
+    from emoalign.web.models import ModelChoice
     from emoalign.web.config import MODELS
 
     with open(data_dir / "4q" / "metadata.csv") as f:
@@ -52,7 +52,7 @@ def m3u8_entries(path: str) -> list[tuple[str, str]]:
 
 
 def test_local_journey_over_the_library_plays_in_order(web):
-    from emoalign.session import Session
+    from emoalign.web.session import Session
     figure, frame, m3u8, playlist, audio, playing = web.make_journey(
         "-0.7,-0.7", "0.7,0.7", 4, Session())
     assert list(frame["#"]) == [1, 2, 3, 4] and frame["song"].is_unique
@@ -80,7 +80,7 @@ def test_local_journey_over_the_library_plays_in_order(web):
 
 
 def test_a_library_song_gone_from_disk_is_skipped_with_a_note(web):
-    from emoalign.session import Session
+    from emoalign.web.session import Session
     _, frame, _, playlist, _, _ = web.make_journey("-0.7,-0.7", "0.7,0.7", 4, Session())
     gone = Path(playlist["files"][1])
     hidden = gone.with_name(gone.name + ".away")
@@ -95,7 +95,7 @@ def test_a_library_song_gone_from_disk_is_skipped_with_a_note(web):
 
 
 def test_public_mode_uses_the_session_songs_by_name(web, monkeypatch, data_dir):
-    from emoalign.session import Entry, Session
+    from emoalign.web.session import Entry, Session
     from emoalign.web.config import ANALYSES, EXAMPLES, seed_examples
     monkeypatch.setattr(web, "PUBLIC", True)
     opened = []

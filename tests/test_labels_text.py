@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from emoalign.labels import MAX_WORDS, available_label_sets, load_label_set, parse_words
+from emoalign.text.labels import MAX_WORDS, available_label_sets, load_label_set, parse_words
 
 
 def test_builtin_label_sets_have_their_published_sizes():
@@ -58,7 +58,7 @@ def test_text_encoder_is_unit_norm_cached_and_meaningful(text_encoder):
 
 
 def test_gems_labels_mean_what_the_gems_checklist_says(text_encoder):
-    from emoalign.labels import label_descriptions
+    from emoalign.text.labels import label_descriptions
     meanings = label_descriptions()
     assert set(load_label_set("gems").labels) <= set(meanings)  # every GEMS word is described
     assert meanings["amazement"] == ("filled with wonder", "dazzled", "moved")
@@ -76,7 +76,7 @@ def test_gems_labels_mean_what_the_gems_checklist_says(text_encoder):
 
 
 def test_text_model_loads_with_the_hub_switched_off():
-    code = ("from emoalign.text import TextEncoder; v = TextEncoder().embed(['serene']); "
+    code = ("from emoalign.text.encoder import TextEncoder; v = TextEncoder().embed(['serene']); "
             "print(v.shape)")
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
@@ -90,8 +90,8 @@ def test_plain_torch_minilm_matches_sentence_transformers(text_encoder):
     sentence-transformers; it must give that library's embeddings, padding and long text too."""
     from sentence_transformers import SentenceTransformer
 
-    from emoalign.minilm import MiniLM
-    from emoalign.text import default_text_model
+    from emoalign.text.minilm import MiniLM
+    from emoalign.text.encoder import default_text_model
 
     assert isinstance(text_encoder.model, MiniLM)
     texts = list(load_label_set("gems").labels) + [

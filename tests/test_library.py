@@ -20,9 +20,9 @@ import pytest
 
 from conftest import REPO, example_clips
 from emoalign import cli
-from emoalign.indexing import index_folder, scored_labels
-from emoalign.library import SCHEMA_VERSION, Library, LibraryError, SongRow
-from emoalign.search import SongIndex, reference_index
+from emoalign.library.indexing import index_folder, scored_labels
+from emoalign.library.store import SCHEMA_VERSION, Library, LibraryError, SongRow
+from emoalign.library.search import SongIndex, reference_index
 
 
 def run_cli(*args, timeout=600):
@@ -114,7 +114,7 @@ def test_search_similar_and_export(indexed, capsys, clips):
     assert len(table) == 3
     assert {"id", "path", "paths", "hash", "duration_s", "valence", "arousal", "quadrant",
             "quadrant_words", "top1", "top1_score", "top3_score"} <= set(table[0])
-    from emoalign.labels import DEFAULT_LABELS, load_label_set
+    from emoalign.text.labels import DEFAULT_LABELS, load_label_set
     moods = set(load_label_set(DEFAULT_LABELS).labels)  # plain mood words by default
     assert all(r["top1"] in moods and 0 <= float(r["top1_score"]) <= 1 for r in table)
     assert float(table[0]["top1_score"]) >= float(table[0]["top2_score"])
@@ -192,7 +192,7 @@ def _row(rng, digest: str, path: str, n_labels: int | None) -> SongRow:
 def test_schema_migrates_from_version_1(tmp_path):
     """A version-1 library (no valence/arousal, no scores) written by hand: opening it
     upgrades the schema and keeps its rows, which the next index run re-analyses."""
-    from emoalign.library_rows import SCHEMA_V1
+    from emoalign.library.rows import SCHEMA_V1
     path, rng = tmp_path / "old.db", np.random.default_rng(0)
     old = _row(rng, "a" * 64, "old.ogg", None).to_record()
     db = sqlite3.connect(path)

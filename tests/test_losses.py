@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from emoalign import losses
+from emoalign.learn import losses
 
 
 def unit(*v: float) -> torch.Tensor:

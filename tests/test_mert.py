@@ -17,10 +17,10 @@ import pytest
 import torch
 from transformers import HubertModel, Wav2Vec2FeatureExtractor
 
-from emoalign.audio import load_audio, split_segments
-from emoalign.encoders import Encoder
-from emoalign.mert import (FRAME_RATE, HUB_ID, LAYERS, SAMPLE_RATE, MertEncoder, MertWeightsError,
-                           mert_config)
+from emoalign.audio.load import load_audio, split_segments
+from emoalign.audio.encoders import Encoder
+from emoalign.audio.mert import (FRAME_RATE, HUB_ID, LAYERS, SAMPLE_RATE, MertEncoder,
+                                 MertWeightsError, mert_config)
 
 from conftest import CALM_SONG as CLIP  # noqa: E402
 ROW = SAMPLE_RATE // 2  # 0.5-s rows where the segment length does not matter

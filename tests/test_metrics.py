@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score, f1_score, roc_auc_score
 
-from emoalign import metrics
+from emoalign.learn import metrics
 
 
 def test_top_k_and_ties():

@@ -16,10 +16,10 @@ import soxr
 import torch
 
 from conftest import EXAMPLES
-from emoalign.encoders import load_encoder
-from emoalign.labels import load_label_set
-from emoalign.musicnn import (PATCH_FRAMES, Musicnn, MusicnnEncoder, load_musicnn,
-                              log_mel_spectrogram, mel_filters)
+from emoalign.audio.encoders import load_encoder
+from emoalign.text.labels import load_label_set
+from emoalign.audio.musicnn import (PATCH_FRAMES, Musicnn, MusicnnEncoder, load_musicnn,
+                                    log_mel_spectrogram, mel_filters)
 
 REFERENCE = np.load(Path(__file__).parent / "fixtures" / "musicnn_reference.npz")
 
@@ -181,8 +181,8 @@ def test_onnx_backend_matches_torch(pipeline) -> None:
 def test_stale_onnx_export_falls_back_to_torch(tmp_path) -> None:
     """An .onnx exported from other weights than the shipped safetensors is not used."""
     pytest.importorskip("onnxruntime")
-    from emoalign.musicnn import weights_path
-    from emoalign.musicnn_onnx import load_onnx_musicnn
+    from emoalign.audio.musicnn import weights_path
+    from emoalign.audio.musicnn_onnx import load_onnx_musicnn
 
     other = tmp_path / "other.safetensors"
     other.write_bytes(weights_path("mtt").read_bytes() + b" ")  # any other bytes

@@ -1,7 +1,7 @@
 """The solo-piano sets: real fluidsynth renders with each Debian GM soundfont (whole and
 trimmed) of piano MIDI files written here, and, with the datasets, the measure-window labels on
 real VGMIDI measures.csv rows and MemoMusic's rescaling (Russell quadrants:
-emoalign.valence_arousal.quadrant_of)."""
+emoalign.answer.valence_arousal.quadrant_of)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import shutil
 import numpy as np
 import pytest
 
-from emoalign import piano
-from emoalign.piano import (SOUNDFONTS, memomusic_pieces, render_gain, render_midi,
-                            vgmidi_measures, vgmidi_pieces, vgmidi_window_va)
+from emoalign.learn import piano
+from emoalign.learn.piano import (SOUNDFONTS, memomusic_pieces, render_gain, render_midi,
+                                  vgmidi_measures, vgmidi_pieces, vgmidi_window_va)
 
 SHORT_PIECE = 8183  # the shortest VGMIDI piece: 18.0 s, timing_ok
 TICKS_PER_SECOND = 960  # 480 ticks a beat at MIDI's default 120 bpm

@@ -11,9 +11,9 @@ import soundfile as sf
 
 from conftest import CALM_SONG, LIVELY_SONG
 from emoalign import AudioError, EmotionPipeline
-from emoalign.audio import SEGMENT_SECONDS, load_audio
-from emoalign.labels import load_label_set
-from emoalign.valence_arousal import QUADRANT_WORDS, quadrant_of
+from emoalign.audio.load import SEGMENT_SECONDS, load_audio
+from emoalign.text.labels import load_label_set
+from emoalign.answer.valence_arousal import QUADRANT_WORDS, quadrant_of
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +51,7 @@ def test_calibrated_score_is_the_share_of_reference_songs_below(pipeline, song):
     """A word's calibrated cosine is the weighted share of the reference songs whose cosine
     with it is lower (half of exact ties), computed here by hand from the reference; its score
     blends that with its agreement with the song's reading (plane.py), also by hand."""
-    from emoalign.plane import agreement, blend
+    from emoalign.answer.plane import agreement, blend
 
     assert pipeline.calibrated, pipeline.calibration_notices
     words = ["calm", "furious", "bittersweet", "film"]
@@ -155,8 +155,8 @@ def test_a_reference_with_a_head_gives_head_valence_arousal(pipeline, tmp_path):
     """A reference with a valence/arousal head (fitted here on stand-in targets) and built
     under another adapter: it is re-embedded, the analysis gains tonal features, and valence
     and arousal come from the head, calibrated to [-1, 1]."""
-    from emoalign.calibration import load_reference, reference_path, save_reference
-    from emoalign.valence_arousal import fit_va_head
+    from emoalign.answer.calibration import load_reference, reference_path, save_reference
+    from emoalign.answer.valence_arousal import fit_va_head
 
     corpus, _, _ = load_reference(reference_path("musicnn"))
     z = (corpus.tonal - corpus.tonal.mean(0)) / (corpus.tonal.std(0) + 1e-6)
@@ -187,7 +187,7 @@ def test_rescoring_new_words_never_touches_audio(pipeline, song, monkeypatch):
     def no_audio(*args, **kwargs):
         raise AssertionError("re-scoring must not encode audio again")
     monkeypatch.setattr(pipeline.encoder, "encode", no_audio)
-    monkeypatch.setattr("emoalign.pipeline.load_audio", no_audio)
+    monkeypatch.setattr("emoalign.answer.pipeline.load_audio", no_audio)
     scores = pipeline.score(song, "wistful, furious, serene, bittersweet")
     assert scores.segment_scores.shape == (song.n_segments, 4)
 
@@ -294,7 +294,7 @@ def test_analysis_only_runs_torch_on_one_thread_with_the_same_answer(pipeline):
     import sys
     from conftest import REPO
     song = LIVELY_SONG
-    code = ("import json, torch\nfrom emoalign.pipeline import EmotionPipeline, analysis_only\n"
+    code = ("import json, torch\nfrom emoalign.answer.pipeline import EmotionPipeline, analysis_only\n"
             "pipe = analysis_only(EmotionPipeline(device='cpu'))\n"
             f"d = pipe.predict({str(song)!r}).to_dict()\n"
             "print(json.dumps([torch.get_num_threads(), pipe.encoder.backend, d['valence'], "

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from emoalign import plots
-from emoalign.projection import MIN_UMAP_POINTS, pca_2d, project_2d
+from emoalign.web import plots
+from emoalign.library.projection import MIN_UMAP_POINTS, pca_2d, project_2d
 
 
 def unit_rows(n: int, d: int = 384, seed: int = 0) -> np.ndarray:
@@ -86,7 +86,7 @@ def small_graph():
 
 
 def test_label_graph_figure_draws_nodes_edges_and_kinds():
-    from emoalign import graph_plots
+    from emoalign.web import graph_plots
     graph, pos = small_graph()
     fig = graph_plots.label_graph_figure(graph, pos, set(graph) - {"alone"},
                                          highlight={"calm", "relaxing", "calmness"})
@@ -110,8 +110,8 @@ def test_label_graph_figure_draws_nodes_edges_and_kinds():
 
 
 def test_label_graph_neighbours_and_positions():
-    from emoalign.clusters import LabelClusters
-    from emoalign.label_graph import LabelGraph, graph_positions
+    from emoalign.text.clusters import LabelClusters
+    from emoalign.text.label_graph import LabelGraph, graph_positions
     graph, pos = small_graph()
     lg = LabelGraph(graph, LabelClusters([], np.zeros((0, 384)), np.zeros(0), np.zeros((0, 384)),
                                          0.7), [], [])
@@ -125,7 +125,7 @@ def test_label_graph_neighbours_and_positions():
 
 
 def test_song_map_highlights_yours():
-    from emoalign import map_plots
+    from emoalign.web import map_plots
     fig = map_plots.song_map_figure(np.zeros((4, 2)), ["s1", "s2", "mine", "calm"],
                                     ["reference", "reference", "yours", "label"],
                                     ["calm", "sad", "calm", "calm"], ["a", "b", "c", "d"], "t")
@@ -145,7 +145,7 @@ def test_loss_curve_puts_metrics_on_the_second_axis():
 def test_song_map_names_never_overlap():
     """Crowded names are moved to a free side of their point, or left to the hover: no two
     written names overlap (checked as on a phone)."""
-    from emoalign import map_plots
+    from emoalign.web import map_plots
     rng = np.random.default_rng(0)
     xy = np.vstack([rng.normal(0, 1, (200, 2)), rng.normal(0, 0.05, (12, 2))])
     kinds = ["reference"] * 200 + ["yours"] * 4 + ["example"] * 6 + ["label"] * 2

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from conftest import CALM_SONG, LIVELY_SONG
-from emoalign.indexing import index_folder
-from emoalign.library import Library
+from emoalign.library.indexing import index_folder
+from emoalign.library.store import Library
 
 pytestmark = pytest.mark.slow
 
@@ -22,7 +22,7 @@ def ray_local():
 
 
 def test_ray_engine_writes_the_same_rows_as_the_local_one(ray_local, tmp_path, pipeline):
-    from emoalign.scale import index_with_ray
+    from emoalign.library.scale import index_with_ray
     folder = tmp_path / "music"
     (folder / "sub").mkdir(parents=True)
     clips = [CALM_SONG, LIVELY_SONG]

@@ -12,8 +12,8 @@ import soxr
 
 from conftest import EXAMPLES, dataset_dir
 
-from emoalign.tonal import (TONAL_FEATURES, TONAL_SAMPLE_RATE, TonalEncoder, mode_score,
-                            tonal_chroma, tonal_features)
+from emoalign.audio.tonal import (TONAL_FEATURES, TONAL_SAMPLE_RATE, TonalEncoder, mode_score,
+                                  tonal_chroma, tonal_features)
 
 SR = TONAL_SAMPLE_RATE
 F = {name: i for i, name in enumerate(TONAL_FEATURES)}

@@ -18,13 +18,15 @@ import pytest
 import torch
 
 from conftest import DATA, dataset_dir, labelled_folder
-from emoalign.adapter import Adapter, AdapterConfig, available_adapters, load_adapter, save_adapter
-from emoalign.labels import load_label_set
-from emoalign.datasets import SPLITS, folder_dataset, ground_truth, load_tracks
-from emoalign.evaluation import eval_set, score
-from emoalign.features import FeatureSet, extract_features, feature_path, load_features
-from emoalign.runs import run_training
-from emoalign.training import TrainConfig, train
+from emoalign.answer.adapter import (Adapter, AdapterConfig, available_adapters, load_adapter,
+                                     save_adapter)
+from emoalign.text.labels import load_label_set
+from emoalign.learn.datasets import SPLITS, ground_truth, load_tracks
+from emoalign.learn.folders import folder_dataset
+from emoalign.learn.evaluation import eval_set, score
+from emoalign.learn.features import FeatureSet, extract_features, feature_path, load_features
+from emoalign.learn.runs import run_training
+from emoalign.learn.training import TrainConfig, train
 
 N_TRAIN, N_VAL = 24, 8
 N_FOLDER = 24
@@ -43,7 +45,7 @@ def tiny(tmp_path_factory):
     train_ids = [tracks.ids[i] for i in tracks.subset("train") if tracks.ids[i] in ids]
     val_ids = [tracks.ids[i] for i in tracks.subset("validation") if tracks.ids[i] in ids]
     if len(train_ids) < N_TRAIN or len(val_ids) < N_VAL:
-        from emoalign.encoders import load_encoder
+        from emoalign.audio.encoders import load_encoder
         train_ids = [tracks.ids[i] for i in tracks.subset("train")[:N_TRAIN]]
         val_ids = [tracks.ids[i] for i in tracks.subset("validation")[:N_VAL]]
         path = tmp_path_factory.mktemp("features") / "4q.npz"
@@ -118,14 +120,14 @@ def test_adapter_contract(variant):
 
 def test_feature_cache_resumes(folder, tmp_path):
     """Extraction skips cached tracks and the cache equals a direct encoding."""
-    from emoalign.audio import load_audio, split_segments
+    from emoalign.audio.load import load_audio, split_segments
 
     class Counting:
         name, sample_rate, feature_dim, tag_names = "fake", 16000, 3, ("loud",)
         calls = 0
 
         def encode(self, segments):
-            from emoalign.segments import EncodedSegments
+            from emoalign.audio.segments import EncodedSegments
             Counting.calls += 1
             rms = np.sqrt((segments ** 2).mean(axis=1, keepdims=True))
             return EncodedSegments(np.hstack([rms, segments.mean(1, keepdims=True),
@@ -172,7 +174,7 @@ def test_folder_dataset_reads_labels_and_splits_them(folder):
 
 
 def test_run_training_on_a_folder(folder, tmp_path):
-    from emoalign.encoders import load_encoder
+    from emoalign.audio.encoders import load_encoder
 
     tracks = folder_dataset(*folder, **FOLDER_COLUMNS)
     encoder = load_encoder("musicnn", "cpu")
@@ -197,7 +199,7 @@ def test_run_training_on_a_folder(folder, tmp_path):
     assert events[0][1].startswith(f"Encoding {tracks.dataset}")
     assert events[-1] == (1.0, "Evaluating")
     # the app switches to it through the pipeline, which knows the folder's labels
-    from emoalign.pipeline import EmotionPipeline
+    from emoalign.answer.pipeline import EmotionPipeline
     assert EmotionPipeline(encoder, adapter=run.path).trained_labels == list(tracks.spec.vocabulary)
     # the folder's cache is named after it and resumes: nothing is left to encode
     encoded = []
@@ -237,7 +239,7 @@ def test_folder_dataset_explains_a_bad_csv(folder, tmp_path, change, message):
 def test_splits_too_small_to_mean_much_are_named(folder):
     """24 songs split 20/2/2: validation and test have under 5 songs of every label, so the
     Train tab warns (a macro-F1 on 2 songs is luck); with a lower bar nothing is said."""
-    from emoalign.split_sizes import split_warning, thin_splits
+    from emoalign.learn.split_sizes import split_warning, thin_splits
     tracks = folder_dataset(*folder, **FOLDER_COLUMNS)
     sentences = thin_splits(tracks)
     assert [s.split(":")[0] for s in sentences] == ["validation", "test"]

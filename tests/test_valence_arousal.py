@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from emoalign import metrics
-from emoalign.valence_arousal import (CIRCUMPLEX, VAHead, circumplex_positives, fit_va_head,
-                                      quadrant_of)
+from emoalign.learn import metrics
+from emoalign.answer.valence_arousal import (CIRCUMPLEX, VAHead, circumplex_positives, fit_va_head,
+                                             quadrant_of)
 
 
 def test_quadrants_follow_russell():
@@ -85,8 +85,8 @@ def test_valence_reads_pitch_and_rhythm_not_loudness_or_timbre():
     """With the 16 tonal.py features, valence never reads the level and spectral-shape ones
     (they describe the recording; results/generalisation.md, tonal vs tonal-all16), unless
     asked to; arousal still comes from the encoder."""
-    from emoalign.tonal import TONAL_FEATURES
-    from emoalign.valence_arousal import VALENCE_TONAL
+    from emoalign.audio.tonal import TONAL_FEATURES
+    from emoalign.answer.valence_arousal import VALENCE_TONAL
 
     features, tonal, targets = _toy()
     tonal[:, TONAL_FEATURES.index("rms_db")] += 3 * targets[:, 0]  # a tempting but dropped cue

@@ -14,7 +14,7 @@ gr = pytest.importorskip("gradio")
 
 def test_card_names_the_best_emotions_in_plain_words(pipeline):
     from emoalign.web.hero import hero_html
-    from emoalign.labels import load_label_set
+    from emoalign.text.labels import load_label_set
     prediction = pipeline.predict(CALM_SONG, list(load_label_set("mtg").labels))
     html = hero_html(prediction)
     feels = re.findall(r">([^<]+)</b>", re.search(r"Feels like: (.*?)</h2>", html).group(1))
@@ -33,7 +33,7 @@ def test_card_escapes_the_song_name(pipeline):
 
 
 def test_emotions_keep_one_colour():
-    from emoalign.colours import emotion_colour
+    from emoalign.web.colours import emotion_colour
     assert emotion_colour("Tenderness") == emotion_colour("tenderness") == "#ff9da7"
     assert emotion_colour("wistful") == emotion_colour(" wistful ")
 

@@ -1,7 +1,7 @@
-"""Convert the musicnn TensorFlow checkpoints to PyTorch safetensors for `emoalign.musicnn`.
+"""Convert the musicnn TensorFlow checkpoints to PyTorch safetensors for `emoalign.audio.musicnn`.
 
 Writes assets/encoders/mtt_musicnn.safetensors and assets/encoders/msd_musicnn.safetensors:
-float32 tensors under the state_dict names of `emoalign.musicnn.Musicnn` (convolutions
+float32 tensors under the state_dict names of `emoalign.audio.musicnn.Musicnn` (convolutions
 O, I, H, W; the mid-end convolutions are Conv1d, O, I, time; dense layers out, in), and the
 50 tag names in the metadata (`tags`, a JSON list). 792,079 numbers per model, about 3.2 MB.
 

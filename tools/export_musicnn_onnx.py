@@ -1,4 +1,4 @@
-"""Export the shipped musicnn weights to ONNX for the CPU fast path (`emoalign.musicnn_onnx`).
+"""Export the shipped musicnn weights to ONNX for the CPU fast path (`emoalign.audio.musicnn_onnx`).
 
 One command rebuilds assets/encoders/{mtt,msd}_musicnn.onnx:
 
@@ -28,12 +28,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from emoalign.audio import load_audio, split_segments  # noqa: E402
-from emoalign.datasets import load_tracks  # noqa: E402
+from emoalign.audio.load import load_audio, split_segments  # noqa: E402
+from emoalign.learn.datasets import load_tracks  # noqa: E402
 from emoalign.digest import file_digest  # noqa: E402
-from emoalign.musicnn import (MODELS, N_MELS, PATCH_FRAMES, SAMPLE_RATE, load_musicnn,  # noqa: E402
-                              log_mel_spectrogram, patch_starts, weights_path)
-from emoalign.musicnn_onnx import ONNX_OPSET  # noqa: E402
+from emoalign.audio.musicnn import (MODELS, N_MELS, PATCH_FRAMES, SAMPLE_RATE, load_musicnn,
+                                    log_mel_spectrogram, patch_starts, weights_path)
+from emoalign.audio.musicnn_onnx import ONNX_OPSET  # noqa: E402
 from musicnn_lowrank import factorise  # noqa: E402
 
 TOLERANCE = 1e-6  # output energy the low-rank front end may lose (seen: features within 1e-4)

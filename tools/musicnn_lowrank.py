@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from emoalign.musicnn import ConvBlock, Musicnn
+from emoalign.audio.musicnn import ConvBlock, Musicnn
 
 # ONNX Runtime's fast CPU convolutions work on blocks of 16 channels (NCHWc on AVX-512): a
 # rank of 57 runs slower than one of 64, which also keeps more of the filters.

@@ -59,7 +59,7 @@ def names(data: Path) -> dict[str, dict]:
                 dataset="VGMIDI", label=label, artist=r["game"], title=r["title"],
                 name=f"{r['title']} - {r['game']} (VGMIDI piano, {RENDERS[render]}, {label})")
     for r in rows(data / "memomusic" / "pieces.csv"):
-        # rated valence -5..5 and arousal 0..10, centred at 0 and 5 (emoalign.piano rescales)
+        # rated valence -5..5 and arousal 0..10, centred at 0 and 5 (emoalign.learn.piano rescales)
         label = quadrant(float(r["valence"]), float(r["arousal"]) - 5)
         for render in ("audio", "musescore", "fluidr3", "timgm"):
             out[f"memomusic@{render}/{r['id']}"] = dict(
@@ -70,8 +70,8 @@ def names(data: Path) -> dict[str, dict]:
 
 
 def main() -> None:
-    from emoalign.calibration import load_reference, reference_path
-    from emoalign.datasets import data_root
+    from emoalign.answer.calibration import load_reference, reference_path
+    from emoalign.paths import data_root
     corpus, _, _ = load_reference(reference_path("musicnn"))
     table = names(data_root())
     missing = [i for i in corpus.ids if str(i) not in table]

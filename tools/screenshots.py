@@ -87,7 +87,7 @@ def main() -> None:
     sys.path.insert(0, str(REPO / "tests"))
     sys.path.insert(0, str(REPO))
     from app_server import launched_app
-    from emoalign.examples import load_examples
+    from emoalign.web.examples import load_examples
 
     from playwright.sync_api import sync_playwright
 

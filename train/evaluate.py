@@ -14,10 +14,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from emoalign.adapter import load_adapter  # noqa: E402
-from emoalign.datasets import load_tracks  # noqa: E402
-from emoalign.evaluation import evaluate_all  # noqa: E402
-from emoalign.features import load_features  # noqa: E402
+from emoalign.answer.adapter import load_adapter  # noqa: E402
+from emoalign.learn.datasets import load_tracks  # noqa: E402
+from emoalign.learn.evaluation import evaluate_all  # noqa: E402
+from emoalign.learn.features import load_features  # noqa: E402
 
 DEFAULT_TASKS = ["emotify/gems/test", "emotify/gems/all", "4q/allmusic/test",
                  "4q/quadrants/test", "4q/quadrants/all"]

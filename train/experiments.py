@@ -29,11 +29,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
-from emoalign.clusters import PAPER_BANDWIDTH  # noqa: E402
-from emoalign.datasets import DATASETS, load_tracks  # noqa: E402
-from emoalign.evaluation import evaluate_all  # noqa: E402
-from emoalign.features import load_features  # noqa: E402
-from emoalign.training import TrainConfig, prepare_run, train  # noqa: E402
+from emoalign.text.clusters import PAPER_BANDWIDTH  # noqa: E402
+from emoalign.learn.datasets import DATASETS, load_tracks  # noqa: E402
+from emoalign.learn.evaluation import evaluate_all  # noqa: E402
+from emoalign.learn.features import load_features  # noqa: E402
+from emoalign.learn.training import TrainConfig, prepare_run, train  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 SEEDS = (42, 43, 44)
@@ -110,7 +110,7 @@ def run_one(spec: dict) -> dict:
 
 
 def baselines(partial: bool) -> dict:
-    from emoalign.evaluation import eval_set, trivial_baselines
+    from emoalign.learn.evaluation import eval_set, trivial_baselines
     _worker_init(partial, 1)
     out = {}
     for dataset, label_set, split in TASKS:

@@ -19,9 +19,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from emoalign.encoders import DEFAULT_ENCODER, load_encoder  # noqa: E402
-from emoalign.datasets import DATASETS, load_tracks  # noqa: E402
-from emoalign.features import extract_features, feature_path  # noqa: E402
+from emoalign.audio.encoders import DEFAULT_ENCODER, load_encoder  # noqa: E402
+from emoalign.learn.datasets import DATASETS, load_tracks  # noqa: E402
+from emoalign.learn.features import extract_features, feature_path  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     kwargs = {"threads": args.threads} if args.encoder == "musicnn" else {}
     if args.encoder == "tonal":
-        from emoalign.tonal import TonalEncoder
+        from emoalign.audio.tonal import TonalEncoder
         encoder = TonalEncoder()
     else:
         encoder = load_encoder(args.encoder, args.device, **kwargs)

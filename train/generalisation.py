@@ -27,13 +27,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from emoalign import metrics  # noqa: E402
-from emoalign.calibration import (Calibrator, corpus_from_datasets, embed_corpus,  # noqa: E402
-                                  fit_corpus_head)
-from emoalign.datasets import ground_truth, load_tracks  # noqa: E402
-from emoalign.evaluation import TextCache  # noqa: E402
-from emoalign.labels import load_label_set  # noqa: E402
-from emoalign.valence_arousal import VA_MODES, pole_scores, quadrant_of  # noqa: E402
+from emoalign.learn import metrics  # noqa: E402
+from emoalign.answer.calibration import Calibrator, embed_corpus  # noqa: E402
+from emoalign.learn.corpus import corpus_from_datasets, fit_corpus_head  # noqa: E402
+from emoalign.learn.datasets import ground_truth, load_tracks  # noqa: E402
+from emoalign.learn.evaluation import TextCache  # noqa: E402
+from emoalign.text.labels import load_label_set  # noqa: E402
+from emoalign.answer.valence_arousal import VA_MODES, pole_scores, quadrant_of  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent.parent / "results"
 RUNS = Path(__file__).resolve().parent.parent / "runs" / "generalisation"  # git-ignored
@@ -74,7 +74,7 @@ _TRAINED: dict[tuple, object] = {}  # folds that train on the same sets share on
 def train_adapter(datasets: list[str], balanced: bool, seed: int, epochs: int, lam: float):
     """The shipped recipe on `datasets` (at most MAX_SEGMENTS spread segments per song, to fit
     the benchmark in a session on 2 cores); the same run is trained once per process."""
-    from emoalign.training import TrainConfig, train
+    from emoalign.learn.training import TrainConfig, train
     key = (tuple(datasets), balanced, seed, epochs, lam)
     if key not in _TRAINED:
         config = TrainConfig(datasets=tuple(datasets), targets="clusters", lam=lam, seed=seed,
@@ -176,9 +176,9 @@ def held_out_runs(configs: list[str], seeds: list[int], epochs: int, log) -> lis
 
 
 def in_domain_runs(configs: list[str], seeds: list[int], epochs: int, log) -> list[dict]:
-    from emoalign.adapter import load_adapter
-    from emoalign.evaluation import evaluate_all, in_domain_tasks
-    from emoalign.features import load_features
+    from emoalign.answer.adapter import load_adapter
+    from emoalign.learn.evaluation import evaluate_all, in_domain_tasks
+    from emoalign.learn.features import load_features
     tasks = in_domain_tasks(["emotify", "4q"])
     tracks = {d: load_tracks(d) for d in ("emotify", "4q")}
     features = {d: load_features("musicnn", d) for d in tracks}
@@ -188,7 +188,7 @@ def in_domain_runs(configs: list[str], seeds: list[int], epochs: int, log) -> li
                 evaluate_all(adapter, tasks, features, tracks, per_label=False,
                              baselines=False).items()}
 
-    from emoalign.adapter import save_adapter
+    from emoalign.answer.adapter import save_adapter
     rows = [{"config": "shipped (today)", "seed": 0, **scores(load_adapter("musicnn-default")[0])}]
     for name in configs:
         piano, balanced, lam = CONFIGS[name]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from emoalign.valence_arousal import PRODUCT_MODE, VA_MODES
+from emoalign.answer.valence_arousal import PRODUCT_MODE, VA_MODES
 from train.generalisation import ALL_TONAL, CALIBRATIONS, CONFIGS
 
 PRIMARY = ("4q", "vgmidi@musescore", "memomusic@musescore")  # the quadrant target's sets

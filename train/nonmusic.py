@@ -148,10 +148,10 @@ def encoded(seeds: range, features_dir: str | Path | None = None) -> dict[str, n
     """Every kind's clips for `seeds`, encoded as the reference corpus is (musicnn features
     and tonal features of 10-s segments): {kinds (M,), features, tonal, offsets (M + 1,)}.
     Cached under features/nonmusic/ (git-ignored): encoding takes minutes on 2 cores."""
-    from emoalign.audio import prepare_audio, split_segments
-    from emoalign.encoders import load_encoder
-    from emoalign.features import features_root
-    from emoalign.tonal import segment_tonal_features
+    from emoalign.audio.load import prepare_audio, split_segments
+    from emoalign.audio.encoders import load_encoder
+    from emoalign.paths import features_root
+    from emoalign.audio.tonal import segment_tonal_features
 
     kinds = kinds_available()
     path = (Path(features_dir) if features_dir else features_root()) / "nonmusic" / \

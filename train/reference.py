@@ -30,14 +30,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from emoalign.adapter import load_adapter  # noqa: E402
-from emoalign.calibration import (Calibrator, corpus_from_datasets, corpus_targets,  # noqa: E402
-                                  embed_corpus, fit_corpus_head, load_reference, reference_path,
-                                  save_reference)
-from emoalign.confidence import fit_music_check, fit_neutral_radius, song_inputs  # noqa: E402
-from emoalign.datasets import available_datasets  # noqa: E402
-from emoalign.features import feature_path  # noqa: E402
-from emoalign.valence_arousal import PRODUCT_MODE  # noqa: E402
+from emoalign.answer.adapter import load_adapter  # noqa: E402
+from emoalign.answer.calibration import (Calibrator, embed_corpus, load_reference, reference_path,
+                                         save_reference)
+from emoalign.learn.corpus import corpus_from_datasets, corpus_targets, fit_corpus_head  # noqa: E402
+from emoalign.answer.confidence import (fit_music_check, fit_neutral_radius, song_inputs)  # noqa: E402
+from emoalign.learn.datasets import available_datasets  # noqa: E402
+from emoalign.learn.features import feature_path  # noqa: E402
+from emoalign.answer.valence_arousal import PRODUCT_MODE  # noqa: E402
 
 ENCODER = "musicnn"
 DATASETS = ("emotify", "4q", "vgmidi@musescore", "memomusic@musescore", "memomusic@audio")
@@ -87,7 +87,7 @@ def answer_checks(corpus, targets, song_va, fit_on, fit_targets) -> tuple[dict, 
                                 others.weights)
         mine = corpus.select(~train)
         readings[~train] = calibrator.signed(fold.song_values(mine.features, mine.tonal, mine.offsets))
-    from emoalign.valence_arousal import quadrant_of
+    from emoalign.answer.valence_arousal import quadrant_of
     labelled = np.isin(collection, ("4q", "vgmidi", "memomusic")) & np.isfinite(song_va).all(axis=1)
     truth = quadrant_of(song_va[labelled, 0], song_va[labelled, 1])
     radius = fit_neutral_radius(readings[labelled], truth, corpus.weights[labelled])
@@ -118,7 +118,7 @@ def refit(out: str | None) -> Path:
 
 def _joined(a, b):
     """Two corpora as one (for fitting: embeddings and labels of `a` are dropped)."""
-    from emoalign.calibration import ReferenceCorpus
+    from emoalign.answer.calibration import ReferenceCorpus
     return ReferenceCorpus(np.concatenate([a.ids, b.ids]), np.concatenate([a.datasets, b.datasets]),
                            np.concatenate([a.offsets, a.offsets[-1] + b.offsets[1:]]),
                            np.vstack([a.features, b.features]), np.vstack([a.tonal, b.tonal]),

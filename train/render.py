@@ -4,9 +4,9 @@
 
 Writes features/renders/<soundfont>/<dataset>/<id>.flac (or under --out): the first
 RENDER_SECONDS (60 s) of every MIDI, mono, 24 kHz, 16-bit FLAC, at a deterministic per-render
-gain in 0.5-1.0 (emoalign.piano.render_gain) so a render's level carries no label; the few
+gain in 0.5-1.0 (emoalign.learn.piano.render_gain) so a render's level carries no label; the few
 renders that would peak above 0.99 are scaled down to 0.99 rather than clipped. Labels are
-not stored here: VGMIDI windows get theirs from its measures (emoalign.piano.vgmidi_window_va),
+not stored here: VGMIDI windows get theirs from its measures (emoalign.learn.piano.vgmidi_window_va),
 MemoMusic renders take the whole-piece rating. Re-running resumes: finished files are skipped,
 and each file is written to a temporary name first, then renamed.
 """
@@ -27,9 +27,9 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from emoalign.piano import (PIANO_DATASETS, RENDER_SECONDS, RENDER_SR, SOUNDFONTS,  # noqa: E402
-                            fluidsynth_binary, memomusic_pieces, render_gain, render_midi,
-                            render_path, renders_root, soundfont_path, vgmidi_pieces)
+from emoalign.learn.piano import (PIANO_DATASETS, RENDER_SECONDS, RENDER_SR, SOUNDFONTS,
+                                  fluidsynth_binary, memomusic_pieces, render_gain, render_midi,
+                                  render_path, renders_root, soundfont_path, vgmidi_pieces)
 
 MAX_JOBS = 2  # the machine has 2 shared cores
 MAX_PEAK = 0.99  # renders louder than this are scaled down to it (16-bit FLAC clips at 1)

@@ -18,10 +18,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from emoalign.encoders import load_encoder  # noqa: E402
-from emoalign.datasets import DATASETS, folder_dataset  # noqa: E402
-from emoalign.runs import run_training  # noqa: E402
-from emoalign.training import TrainConfig  # noqa: E402
+from emoalign.audio.encoders import load_encoder  # noqa: E402
+from emoalign.learn.datasets import DATASETS  # noqa: E402
+from emoalign.learn.folders import folder_dataset  # noqa: E402
+from emoalign.learn.runs import run_training  # noqa: E402
+from emoalign.learn.training import TrainConfig  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,1 +1,4 @@
-"""The web app's tabs: the only part of emoalign that imports gradio. `app.py` assembles them."""
+"""The app: its tabs (the only modules in emoalign that import gradio) and what only the app
+uses: which models serve and the analysis cache (`models`), a visitor's songs (`session`), the
+bundled examples, the figures and colours, and stoppable jobs. `app.py` assembles the page from
+it. It may import every other folder; nothing imports it but `app.py`, tests and benchmarks."""

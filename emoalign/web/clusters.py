@@ -9,15 +9,15 @@ import gradio as gr
 import numpy as np
 import pandas as pd
 
-from .. import graph_plots, plots
-from ..atlas import load_label_layout
-from ..clusters import PAPER_BANDWIDTH
-from ..label_graph import DEFAULT_LINK, graph_positions, label_graph
+from . import graph_plots, plots
+from ..library.atlas import load_label_layout
 from ..safety import escape_markdown
-from ..session import Session
+from ..text.clusters import PAPER_BANDWIDTH
+from ..text.label_graph import DEFAULT_LINK, graph_positions, label_graph
 from .common import vocabulary_choices
 from .config import MODELS
 from .errors import bind, error_box, local_errors
+from .session import Session
 
 CLUSTER_COLUMNS = ["cluster", "size", "labels", "vocabularies"]
 NEIGHBOUR_COLUMNS = ["label", "cosine", "vocabularies", "link"]

@@ -7,11 +7,11 @@ from collections.abc import Callable
 
 import gradio as gr
 
-from ..labels import load_label_set, plain_name
-from ..labels import DEFAULT_LABELS
-from ..results import EmotionScores
-from ..session import Session
+from ..answer.results import EmotionScores
+from ..text.labels import load_label_set, plain_name
+from ..text.labels import DEFAULT_LABELS
 from .config import DOWNLOADS, EXAMPLES, MODELS, TRAINING, VOCABULARIES, spaces
+from .session import Session
 
 
 def gpu(fn: Callable) -> Callable:

@@ -6,21 +6,22 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..audio import MAX_SECONDS
-from ..examples import EXAMPLES_DIR, load_examples, precomputed
-from ..jobs import JobSlot, SessionFiles
-from ..labels import available_label_sets
+from ..audio.load import MAX_SECONDS
 from ..digest import file_digest
-from ..models import AnalysisCache, ModelChoice, Models
+from ..paths import REPO_ROOT
 from ..safety import owned_temp_dir, public_mode, sweep_temp_dirs
-from ..session import LIBRARY_LIMIT as DEFAULT_LIBRARY_LIMIT
+from ..text.labels import available_label_sets
+from .examples import EXAMPLES_DIR, load_examples, precomputed
+from .jobs import JobSlot, SessionFiles
+from .models import AnalysisCache, ModelChoice, Models
+from .session import LIBRARY_LIMIT as DEFAULT_LIBRARY_LIMIT
 
 try:  # Hugging Face ZeroGPU Spaces; optional everywhere else
     import spaces
 except ImportError:
     spaces = None
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = REPO_ROOT
 TRAINED_DIR = Path(os.environ.get("EMOALIGN_TRAINED", REPO / "runs" / "app-adapters"))
 SONG_SECONDS_CAP = float(os.environ.get("EMOALIGN_MAX_SECONDS", MAX_SECONDS))
 PUBLIC = public_mode()  # SPACE_ID or EMOALIGN_PUBLIC=1: no server paths from visitors

@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import gradio as gr
 
-from ..audio import AudioError
+from ..audio.load import AudioError
 from ..safety import scrub_paths
 
 log = logging.getLogger("emoalign.app")

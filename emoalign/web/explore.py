@@ -17,18 +17,18 @@ import gradio as gr
 import numpy as np
 import pandas as pd
 
-from .. import map_plots
-from ..atlas import load_song_map, place
-from ..catalogue import SOURCES, Catalogue, library_songs, reference_catalogue
-from ..library import Library, LibraryError, default_db_path
-from ..labels import parse_words
-from ..pipeline import EmotionPipeline
-from ..safety import BoundedCache
-from ..session import Session
+from . import map_plots
+from . import journey
+from ..answer.pipeline import EmotionPipeline
+from ..cache import BoundedCache
+from ..library.atlas import load_song_map, place
+from ..library.catalogue import SOURCES, Catalogue, library_songs, reference_catalogue
+from ..library.store import Library, LibraryError, default_db_path
+from ..text.labels import parse_words
 from .common import gpu, vocabulary, vocabulary_choices
 from .config import ANALYSES, EXAMPLES, MODELS, PUBLIC
 from .errors import bind, error_box
-from . import journey
+from .session import Session
 
 RANKING_COLUMNS = ["rank", "song", "score", "source", "known label"]
 RANKING_WIDTHS = [60, 280, 80, 220, 160]  # px, so that on a phone the table scrolls sideways

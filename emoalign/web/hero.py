@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from html import escape
 
-from ..audio import SEGMENT_SECONDS
-from ..colours import QUADRANT_COLOURS, emotion_colour
-from ..labels import is_emotion
-from ..plots import clock
-from ..results import Prediction
+from ..answer.results import Prediction
+from ..audio.load import SEGMENT_SECONDS
+from ..text.labels import is_emotion
+from .colours import QUADRANT_COLOURS, emotion_colour
+from .plots import clock
 
 FEELS_LIKE = 3  # words named in the headline
 MAX_BARS = 9  # bars in the card; the rest are in Details

@@ -20,17 +20,17 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from ..examples import EXAMPLES_DIR
-from ..journey import DEFAULT_LENGTH, Journey, Pool, plan_present
-from ..library import Library, LibraryError, default_db_path
-from ..playlist import endpoint, library_pool, locate, m3u8_text, title_of
-from ..plots import GRID, INK
-from ..safety import BoundedCache
-from ..session import Session
-from ..valence_arousal import QUADRANT_WORDS
+from ..answer.valence_arousal import QUADRANT_WORDS
+from ..cache import BoundedCache
+from ..library.journey import DEFAULT_LENGTH, Journey, Pool, plan_present
+from ..library.playlist import endpoint, library_pool, locate, m3u8_text, title_of
+from ..library.store import Library, LibraryError, default_db_path
 from .common import gpu, session_id
 from .config import DOWNLOADS, EXAMPLES, MODELS, PUBLIC
 from .errors import bind, error_box
+from .examples import EXAMPLES_DIR
+from .plots import GRID, INK
+from .session import Session
 
 COLUMNS = ["#", "song", "valence", "arousal", "step", "alike", "time"]
 MAX_LENGTH = 50

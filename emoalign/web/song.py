@@ -8,19 +8,19 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from .. import plots
-from ..audio import SEGMENT_SECONDS
-from ..labels import load_label_set
-from ..labels import DEFAULT_LABELS
+from . import plots
+from ..answer.results import Prediction
+from ..audio.load import SEGMENT_SECONDS
 from ..digest import file_digest
-from ..results import Prediction
 from ..safety import escape_markdown
-from ..session import Entry, Session, write_downloads
+from ..text.labels import load_label_set
+from ..text.labels import DEFAULT_LABELS
 from .common import (gpu, library_notice, score_meaning, session_id, vocabulary,
                      vocabulary_choices, voting_segments, whole_number)
 from .config import (ANALYSES, DOWNLOADS, EXAMPLE_BY_DIGEST, EXAMPLES, MODELS, SONG_SECONDS_CAP)
 from .errors import bind, error_box, user_message
 from .hero import empty_hero, hero_html
+from .session import Entry, Session, write_downloads
 
 SCORE_COLUMNS = ["rank", "emotion", "score", "raw cosine", "segment votes"]
 N_OUTPUTS = 6  # hero, VA plane, timeline, table, files, details

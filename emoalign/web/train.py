@@ -13,16 +13,16 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from .. import jobs, plots
-from ..adapter import prune_adapters
-from ..clusters import PAPER_BANDWIDTH
-from ..jobs import Stopped
+from . import jobs, plots
+from ..answer.adapter import prune_adapters
+from ..learn.features import Stopped
+from ..learn.split_sizes import split_warning, thin_splits
 from ..safety import UnsafeInput, scrub_paths, stage_uploads
-from ..session import Session
-from ..split_sizes import split_warning, thin_splits
+from ..text.clusters import PAPER_BANDWIDTH
 from .common import gpu, session_id, whole_number
 from .config import MODELS, PUBLIC, TRAIN_STAGING_PREFIX, TRAINED_DIR, TRAINED_KEEP, TRAINING
 from .errors import bind, error_box
+from .session import Session
 
 METRIC_COLUMNS = ["dataset", "labels", "zero-shot", "f1_segment", "f1_song_vote", "f1_song_mean",
                   "roc_auc_song", "pr_auc_song"]
@@ -31,14 +31,14 @@ DEFAULT_LAMBDA = 1.0  # within the paper's 1-2.5, where the regulariser helped z
 
 def shipped_datasets() -> list[tuple[str, str]]:
     """(title, name) of each shipped dataset whose audio is here."""
-    from ..datasets import available_datasets, dataset_title
+    from ..learn.datasets import available_datasets, dataset_title
     return [(dataset_title(d), d) for d in available_datasets()]
 
 
 def your_folder(folder: str, labels_csv: str | None, uploads: list[str] | None,
                 staging: Path | None, columns: tuple[str, str, str, str]):
     """The visitor's songs as a folder dataset, or None when none were given."""
-    from ..datasets import folder_dataset
+    from ..learn.folders import folder_dataset
 
     if not (folder or uploads or labels_csv):
         return None
@@ -67,8 +67,8 @@ def train_adapter(datasets: list[str], targets: str, lam: float, bandwidth: floa
     or zips), or, when the app is not public, as a `folder` on the server. One job runs at a
     time (with a time cap in public mode); a cancelled request stops its job. Yields status
     (markdown), the loss curve and the test metrics; the last status names the saved adapter."""
-    from ..features import feature_path
-    from ..training import MAX_EPOCHS, TrainConfig
+    from ..learn.features import feature_path
+    from ..learn.training import MAX_EPOCHS, TrainConfig
 
     max_epochs = whole_number(epochs, 1, MAX_EPOCHS, "Epochs")  # numbers first: nothing to undo
     folder = (folder or "").strip()
@@ -132,7 +132,7 @@ def stopped_message(job, epochs_done: int, max_epochs: int) -> str:
 def run_job(config, folders, job, cleanup, progress, warning: str = ""):
     """Stream a training job's progress; the last item names the saved adapter. `warning`
     (splits too small to mean much) stays at the top of the status throughout."""
-    from ..runs import run_training
+    from ..learn.runs import run_training
 
     def work(emit):
         try:

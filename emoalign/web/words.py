@@ -9,14 +9,14 @@ import html
 import gradio as gr
 import pandas as pd
 
-from .. import plots
-from ..audio import SEGMENT_SECONDS
-from ..labels import MAX_WORDS
+from . import plots
+from ..audio.load import SEGMENT_SECONDS
 from ..safety import escape_markdown
-from ..session import Session
+from ..text.labels import MAX_WORDS
 from .common import score_meaning, voting_segments, whole_number
 from .config import DEFAULT_WORDS, MODELS
 from .errors import bind, error_box
+from .session import Session
 
 WORD_COLUMNS = ["rank", "word", "score", "raw cosine", "votes", "on the valence/arousal plane",
                 "nearest built-in labels", "cluster of the nearest", "closeness to trained labels",
