@@ -40,11 +40,12 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from emoalign.learn import metrics  # noqa: E402
-from emoalign.learn.corpus import (PIANO_COLLECTIONS, corpus_from_datasets, corpus_targets,
-                                   fit_corpus_head)
-from emoalign.answer.calibration import Calibrator, ReferenceCorpus, load_reference, reference_path  # noqa: E402
+from emoalign.answer.calibration import (Calibrator, ReferenceCorpus,  # noqa: E402
+                                         load_reference, reference_path)
 from emoalign.answer.valence_arousal import TONAL_SHARE, VA_MODES, quadrant_of  # noqa: E402
+from emoalign.learn import metrics  # noqa: E402
+from emoalign.learn.corpus import (PIANO_COLLECTIONS, corpus_from_datasets,  # noqa: E402
+                                   corpus_targets, held_out_reader)
 
 RESULTS = REPO / "results"
 CV_FOLDS = 5
@@ -102,16 +103,6 @@ def head_variants(smoke: bool) -> dict[str, tuple[str, tuple[float, float]]]:
     return variants
 
 
-def fit_fold(corpus, seg_targets, train, mode, shares):
-    """A head fitted on the training songs, and a function that reads a corpus against them."""
-    fitted_on = corpus.select(train)
-    head = fit_corpus_head(fitted_on, seg_targets[np.repeat(train, np.diff(corpus.offsets))], mode)
-    head.tonal_share = np.array(shares, np.float32)
-    calibrator = Calibrator(head.song_values(fitted_on.features, fitted_on.tonal,
-                                             fitted_on.offsets), fitted_on.weights)
-    return lambda c: calibrator.signed(head.song_values(c.features, c.tonal, c.offsets))
-
-
 def va_table(corpus, seg_targets, fold_list, variants) -> tuple[list[dict], dict]:
     """One row per head: per set and domain mean valence/arousal rank correlations and
     quadrant macro-F1; and each head's held-out readings of the reference songs."""
@@ -119,7 +110,7 @@ def va_table(corpus, seg_targets, fold_list, variants) -> tuple[list[dict], dict
     for name, (mode, shares) in variants.items():
         per_set: dict[str, dict] = {}
         for set_name, domain, train, test, other in fold_list:
-            read = fit_fold(corpus, seg_targets, train, mode, shares)
+            read = held_out_reader(corpus, seg_targets, train, mode, shares)
             tested = corpus.select(test)
             readings.setdefault(name, {}).update(zip(tested.ids, read(tested)))
             tested = other if other is not None else tested

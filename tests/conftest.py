@@ -10,7 +10,6 @@ where to get it; point EMOALIGN_DATA at the folder holding the datasets (default
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 
 import numpy as np
@@ -145,6 +144,24 @@ def labelled_folder(root: Path, n: int) -> tuple[Path, Path]:
                           "emotions": " | ".join(l.title() for l in labels)}
                          for path, labels in clips)
     return root, labels_csv
+
+
+def indexed_library(root: Path, songs: dict[str, Path]) -> Path:
+    """A real library at root/library.db: `songs` (path relative to the folder -> audio) linked
+    under root/music and indexed with the app's own default model, so the spaces match."""
+    from emoalign.library.indexing import index_folder
+    from emoalign.library.store import Library
+    from emoalign.web.config import MODELS
+    from emoalign.web.models import ModelChoice
+
+    for name, song in songs.items():
+        (root / "music" / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / "music" / name).symlink_to(song)
+    path = root / "library.db"
+    with Library(path) as library:
+        report = index_folder(root / "music", library, MODELS.get(ModelChoice()), progress=False)
+    assert report.added == len(songs), report
+    return path
 
 
 @pytest.fixture(scope="session")

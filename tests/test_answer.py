@@ -111,6 +111,17 @@ def test_similar_and_catalogue_search_list_each_song_once():
     assert len(cat.search(e[1])) == 4  # six rows, four songs
 
 
+def test_pipeline_similar_lists_each_song_once(pipe):
+    """The pipeline and the catalogue know a song by one key (results.song_key): a copy of
+    the query is listed, a second copy of another song is not."""
+    import dataclasses
+    song, other = pipe.analyze(EXAMPLES[0]), pipe.analyze(EXAMPLES[1])
+    copy, other_again = (dataclasses.replace(song, name="copy"),
+                         dataclasses.replace(other, name="again"))
+    names = [s.name for s, _ in pipe.similar(song, [song, copy, other, other_again])]
+    assert names == ["copy", other.name]
+
+
 def test_rescoring_a_new_word_list_costs_no_audio(pipe, monkeypatch):
     song = pipe.analyze(EXAMPLES[0])
     monkeypatch.setattr(pipe.encoder, "encode", None)  # any audio work would fail now

@@ -9,27 +9,17 @@ import pytest
 
 gr = pytest.importorskip("gradio")
 
-from conftest import LIVELY_SONG
+from conftest import LIVELY_SONG, indexed_library
 
 CLIPS = ("offshore-copy.flac", LIVELY_SONG.name)  # conftest.calm_copy and a bundled example
 
 
 @pytest.fixture(scope="module")
 def library_file(tmp_path_factory, calm_copy):
-    from emoalign.library.indexing import index_folder
     from emoalign.library.store import Library
-    from emoalign.web.config import MODELS
-    from emoalign.web.models import ModelChoice
 
-    root = tmp_path_factory.mktemp("library")
-    (root / "music" / "mine").mkdir(parents=True)
-    for name, song in zip(CLIPS, (calm_copy, LIVELY_SONG)):
-        (root / "music" / "mine" / name).symlink_to(song)
-    path = root / "library.db"
-    with Library(path) as library:  # the app's own default model, so the spaces match
-        report = index_folder(root / "music", library, MODELS.get(ModelChoice()),
-                              progress=False)
-    assert report.added == len(CLIPS)
+    songs = {f"mine/{name}": song for name, song in zip(CLIPS, (calm_copy, LIVELY_SONG))}
+    path = indexed_library(tmp_path_factory.mktemp("library"), songs)
     with Library(path, create=False) as library:  # another model's songs are left out
         assert len(library.index()) == len(CLIPS) and len(library.index("mert")) == 0
     return path

@@ -12,29 +12,18 @@ import pytest
 gr = pytest.importorskip("gradio")
 
 from app_server import launched_app  # noqa: E402
+from conftest import indexed_library  # noqa: E402
 
 N_CLIPS = 6
 
 
 @pytest.fixture(scope="module")
 def library_file(tmp_path_factory, data_dir):
-    from emoalign.library.indexing import index_folder
-    from emoalign.library.store import Library
-    from emoalign.web.models import ModelChoice
-    from emoalign.web.config import MODELS
-
     with open(data_dir / "4q" / "metadata.csv") as f:
         rows = [r for r in csv.DictReader(f) if r["split"] == "validation"][:N_CLIPS]
-    root = tmp_path_factory.mktemp("journey-app")
-    for i, row in enumerate(rows):
-        album = root / "music" / f"album {i % 2}"
-        album.mkdir(parents=True, exist_ok=True)
-        (album / f"{row['Song']}.ogg").symlink_to(data_dir / "4q" / row["file"])
-    path = root / "library.db"
-    with Library(path) as library:
-        assert index_folder(root / "music", library, MODELS.get(ModelChoice()),
-                            progress=False).added == N_CLIPS
-    return path
+    return indexed_library(tmp_path_factory.mktemp("journey-app"),
+                           {f"album {i % 2}/{row['Song']}.ogg": data_dir / "4q" / row["file"]
+                            for i, row in enumerate(rows)})
 
 
 @pytest.fixture

@@ -31,13 +31,14 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from emoalign.answer.adapter import load_adapter  # noqa: E402
-from emoalign.answer.calibration import (Calibrator, embed_corpus, load_reference, reference_path,
-                                         save_reference)
-from emoalign.learn.corpus import corpus_from_datasets, corpus_targets, fit_corpus_head  # noqa: E402
-from emoalign.answer.confidence import (fit_music_check, fit_neutral_radius, song_inputs)  # noqa: E402
+from emoalign.answer.calibration import (embed_corpus, load_reference,  # noqa: E402
+                                         reference_path, save_reference)
+from emoalign.answer.confidence import fit_music_check, fit_neutral_radius, song_inputs  # noqa: E402
+from emoalign.answer.valence_arousal import PRODUCT_MODE  # noqa: E402
+from emoalign.learn.corpus import (corpus_from_datasets, corpus_targets,  # noqa: E402
+                                   fit_corpus_head, held_out_reader)
 from emoalign.learn.datasets import available_datasets  # noqa: E402
 from emoalign.learn.features import feature_path  # noqa: E402
-from emoalign.answer.valence_arousal import PRODUCT_MODE  # noqa: E402
 
 ENCODER = "musicnn"
 DATASETS = ("emotify", "4q", "vgmidi@musescore", "memomusic@musescore", "memomusic@audio")
@@ -80,13 +81,7 @@ def answer_checks(corpus, targets, song_va, fit_on, fit_targets) -> tuple[dict, 
     readings = np.full((len(corpus), 2), np.nan)
     for name in np.unique(collection):  # each collection read by a head fitted on the others
         train = collection != name
-        rows = np.repeat(train, np.diff(corpus.offsets))
-        others = corpus.select(train)
-        fold = fit_corpus_head(others, targets[rows], HEAD_MODE)
-        calibrator = Calibrator(fold.song_values(others.features, others.tonal, others.offsets),
-                                others.weights)
-        mine = corpus.select(~train)
-        readings[~train] = calibrator.signed(fold.song_values(mine.features, mine.tonal, mine.offsets))
+        readings[~train] = held_out_reader(corpus, targets, train, HEAD_MODE)(corpus.select(~train))
     from emoalign.answer.valence_arousal import quadrant_of
     labelled = np.isin(collection, ("4q", "vgmidi", "memomusic")) & np.isfinite(song_va).all(axis=1)
     truth = quadrant_of(song_va[labelled, 0], song_va[labelled, 1])

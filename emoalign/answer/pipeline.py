@@ -38,13 +38,12 @@ from .confidence import NOT_MUSIC_NOTICE, MUSIC_THRESHOLD
 from .plane import ANCHORS, agreement, blend, place_words
 from .reference import Reference, embeddings_under, open_reference, reference_valence_arousal
 from .results import (EmotionScores, Prediction, SongAnalysis, ValenceArousal, WordExplanation,
-                      rank_order)
+                      rank_order, song_key)
 from .valence_arousal import pole_scores
 
 __all__ = ["EmotionPipeline", "EmotionScores", "Prediction", "Reference", "SongAnalysis",
            "ValenceArousal", "WordExplanation"]
 
-SAME_SONG = 0.9999  # cosine of two song embeddings above which they are one song
 CALIBRATOR_CACHE = 32  # word lists whose calibrators a pipeline keeps
 Progress = Callable[..., None]  # progress(fraction, desc=...) like gr.Progress
 
@@ -369,10 +368,11 @@ class EmotionPipeline:
         if not others:
             return []
         ranked = _ranked(others, np.stack([s.song_embedding for s in others]) @ song.song_embedding)
-        kept: list[tuple[SongAnalysis, float]] = []
+        kept, seen = [], set()
         for other, score in ranked:
-            if all(float(other.song_embedding @ s.song_embedding) < SAME_SONG
-                   for s, _ in kept):
+            key = song_key(other.song_embedding)
+            if key not in seen:
+                seen.add(key)
                 kept.append((other, score))
         return kept
 

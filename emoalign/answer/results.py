@@ -51,6 +51,13 @@ class SongAnalysis:
         return mean / max(np.linalg.norm(mean), 1e-12)
 
 
+def song_key(embedding: np.ndarray) -> bytes:
+    """A song's identity in a ranked list: equal for the same audio embedded twice (to 3
+    decimals), so a song that sits in two places (an example that is also a reference song,
+    your copy of it) is listed once."""
+    return np.round(np.asarray(embedding, np.float64) * 1000).astype(np.int32).tobytes()
+
+
 def rank_order(scores: np.ndarray, raw: np.ndarray) -> np.ndarray:
     """Word indices best first: by score, the raw cosine breaking ties (many percentiles tie)."""
     return np.lexsort((-raw, -scores))

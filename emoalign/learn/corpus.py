@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..answer.calibration import ReferenceCorpus
+from ..answer.calibration import Calibrator, ReferenceCorpus
 from ..answer.valence_arousal import PRODUCT_MODE, fit_va_head, quadrant_of
 from .datasets import load_tracks, segment_valence_arousal, valence_arousal
 from .features import load_features
@@ -110,3 +110,18 @@ def corpus_targets(corpus: ReferenceCorpus) -> tuple[np.ndarray, np.ndarray]:
         segments.append(segment_valence_arousal(loaded, where[track], np.arange(n) * 10.0))
         songs.append(known[where[track]])
     return np.concatenate(segments), np.array(songs, float)
+
+
+def held_out_reader(corpus: ReferenceCorpus, segment_targets: np.ndarray, train: np.ndarray,
+                    mode: str | None = None, tonal_share=None):
+    """The head fitted on the songs `train` (a mask) of `corpus` and calibrated on them, and a
+    function that reads any corpus against it: (N, 2) valence/arousal in [-1, 1]. What a
+    held-out reading is, for train/reference.py's neutral band and bench/bench_answer.py."""
+    fitted_on = corpus.select(train)
+    head = fit_corpus_head(fitted_on, segment_targets[np.repeat(train, np.diff(corpus.offsets))],
+                           mode)
+    if tonal_share is not None:
+        head.tonal_share = np.array(tonal_share, np.float32)
+    calibrator = Calibrator(head.song_values(fitted_on.features, fitted_on.tonal,
+                                             fitted_on.offsets), fitted_on.weights)
+    return lambda c: calibrator.signed(head.song_values(c.features, c.tonal, c.offsets))

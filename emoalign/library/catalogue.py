@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..answer.results import song_key
 from ..answer.valence_arousal import QUADRANT_WORDS
 from ..paths import ASSETS
 from .atlas import SongMap, place
@@ -88,7 +89,7 @@ class Catalogue:
         listed (its copies elsewhere, e.g. in your library, are)."""
         seen, out = set(), []
         for i, score in _ranked(scores, None):
-            key = _fingerprint(self.embeddings[i])
+            key = song_key(self.embeddings[i])
             if i == leave_out or key in seen:
                 continue
             seen.add(key)
@@ -131,11 +132,6 @@ def library_songs(index) -> dict:
                    for info in index.info], np.float64).reshape(-1, 2)
     return dict(names=names, embeddings=np.asarray(index.embeddings, np.float64),
                 sources=["library"] * len(names), valence_arousal=va)
-
-
-def _fingerprint(embedding: np.ndarray) -> bytes:
-    """Equal for the same song embedded twice (to 3 decimals)."""
-    return np.round(np.asarray(embedding, np.float64) * 1000).astype(np.int32).tobytes()
 
 
 def _ranked(scores: np.ndarray, top: int | None) -> list[tuple[int, float]]:
