@@ -282,8 +282,8 @@ def flat(record: dict, top_k: int) -> dict:
 # ---- journey ----------------------------------------------------------------------------
 
 def run_journey(args) -> int:
-    """A playlist from FROM to TO over the library (journey.py plans, playlist.py reads what
-    was typed and writes the M3U8)."""
+    """A playlist from FROM to TO over the library (library/journey.py plans,
+    library/playlist.py reads what was typed and writes the M3U8)."""
     from .library.journey import MIN_SONGS, JourneyError, plan_present
     from .library.playlist import endpoint, library_pool, locate, title_of, write_m3u8
     path = db_path(args)

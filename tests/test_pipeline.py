@@ -294,7 +294,8 @@ def test_analysis_only_runs_torch_on_one_thread_with_the_same_answer(pipeline):
     import sys
     from conftest import REPO
     song = LIVELY_SONG
-    code = ("import json, torch\nfrom emoalign.answer.pipeline import EmotionPipeline, analysis_only\n"
+    code = ("import json, torch\n"
+            "from emoalign.answer.pipeline import EmotionPipeline, analysis_only\n"
             "pipe = analysis_only(EmotionPipeline(device='cpu'))\n"
             f"d = pipe.predict({str(song)!r}).to_dict()\n"
             "print(json.dumps([torch.get_num_threads(), pipe.encoder.backend, d['valence'], "

@@ -33,7 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from emoalign.answer.adapter import load_adapter  # noqa: E402
 from emoalign.answer.calibration import (embed_corpus, load_reference,  # noqa: E402
                                          reference_path, save_reference)
-from emoalign.answer.confidence import fit_music_check, fit_neutral_radius, song_inputs  # noqa: E402
+from emoalign.answer.confidence import (fit_music_check, fit_neutral_radius,  # noqa: E402
+                                        song_inputs)
 from emoalign.answer.valence_arousal import PRODUCT_MODE  # noqa: E402
 from emoalign.learn.corpus import (corpus_from_datasets, corpus_targets,  # noqa: E402
                                    fit_corpus_head, held_out_reader)

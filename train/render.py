@@ -6,8 +6,8 @@ Writes features/renders/<soundfont>/<dataset>/<id>.flac (or under --out): the fi
 RENDER_SECONDS (60 s) of every MIDI, mono, 24 kHz, 16-bit FLAC, at a deterministic per-render
 gain in 0.5-1.0 (emoalign.learn.piano.render_gain) so a render's level carries no label; the few
 renders that would peak above 0.99 are scaled down to 0.99 rather than clipped. Labels are
-not stored here: VGMIDI windows get theirs from its measures (emoalign.learn.piano.vgmidi_window_va),
-MemoMusic renders take the whole-piece rating. Re-running resumes: finished files are skipped,
+not stored here: VGMIDI windows get theirs from its measures
+(emoalign.learn.piano.vgmidi_window_va), MemoMusic renders take the whole-piece rating. Re-running resumes: finished files are skipped,
 and each file is written to a temporary name first, then renamed.
 """
 

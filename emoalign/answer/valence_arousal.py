@@ -3,7 +3,7 @@
 Two experts read valence, and neither holds every kind of music
 (../shared/docs/encoder-measurements.md): the encoder's features (musicnn) follow listeners
 on band recordings but their valence direction does not carry from one piano collection to
-another; mode and key (tonal.py) carry across piano collections but are weak on recordings.
+another; mode and key (audio/tonal.py) carry across piano collections but are weak on recordings.
 So valence mixes the two experts, each put on one scale first, with the tonal expert's share
 set by a gate that hears whether the song is solo piano (`VAHead`); arousal comes from the
 encoder, which carries it everywhere. Every dataset the product uses is fitted on, with
@@ -184,7 +184,7 @@ def fit_va_head(features: np.ndarray, tonal: np.ndarray, targets: np.ndarray,
                 piano: np.ndarray | None = None) -> VAHead:
     """Fit on segments: (S, D) encoder, (S, T) tonal features, (S, 2) valence/arousal targets
     (NaN where unknown), (S,) sample weights (e.g. each dataset the same total). With the 16
-    tonal.py features and `valence_subset`, the tonal block uses only `VALENCE_TONAL`.
+    audio/tonal.py features and `valence_subset`, the tonal block uses only `VALENCE_TONAL`.
     `piano` (S,) bool marks solo-piano segments: the gate of mode "gated" learns to tell
     them from the rest (without it, "gated" mixes the experts like "fused")."""
     if mode not in VA_MODES:

@@ -22,7 +22,7 @@ def trained_labels(card: dict) -> list[str]:
     if isinstance(names, dict):
         names = list(names)
     custom = {"circumplex": list(CIRCUMPLEX),  # the valence/arousal sets' words
-              **(card.get("custom_label_sets") or {})}  # a folder's (training.py)
+              **(card.get("custom_label_sets") or {})}  # a folder's (learn/training.py)
     return list(dict.fromkeys(
         l for n in names for l in custom.get(n, load_label_set(n).labels
                                              if n in available_label_sets() else ())))

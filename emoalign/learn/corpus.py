@@ -1,6 +1,6 @@
 """The reference corpus built from the labelled datasets' feature caches, and the
 valence/arousal head fitted on it (train/reference.py writes both into
-assets/reference/<encoder>.safetensors; calibration.py reads them)."""
+assets/reference/<encoder>.safetensors; answer/calibration.py reads them)."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@
 - The solo-piano sets, rendered (piano.py, train/render.py): "vgmidi@<soundfont>" and
   "memomusic@<soundfont>" for each of `piano.SOUNDFONTS`, plus "memomusic@audio" (its 61 real
   recordings). They have valence/arousal, not words: their own label set is "circumplex" (the
-  nearest circumplex words of their valence/arousal, see valence_arousal.py), and "quadrants"
+  nearest circumplex words of their valence/arousal, see answer/valence_arousal.py), and "quadrants"
   comes from the signs. `valence_arousal` gives every dataset's (valence, arousal) in [-1, 1].
 - `folders.folder_dataset` turns any folder of audio plus a CSV of labels into the same
   `Tracks`, with its own vocabulary; everything downstream (features, training, evaluation)

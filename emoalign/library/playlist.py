@@ -5,7 +5,8 @@ disk, and the extended M3U8 playlist.
 An endpoint is one of: a point "valence,arousal" ("-0.6,-0.4", each in [-1, 1]); a song of
 the pool (found by the caller's `find_song`: a library id, path or hash, a session name...);
 or emotion words ("sad", "calm, hopeful"), placed on the plane by the pipeline
-(`pipe.word_positions`: the mean of their places, plane.py). Words too far from every built-in emotion word are refused (they have no place to go).
+(`pipe.word_positions`: the mean of their places, answer/plane.py). Words too far from every
+built-in emotion word are refused (they have no place to go).
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ def check_meaning(text_encoder, words: list[str]) -> None:
 
 
 def place_words(pipe, words: list[str]) -> tuple[float, float]:
-    """Valence/arousal of emotion words: the mean of their places on the plane (plane.py)."""
+    """Valence/arousal of emotion words: the mean of their places on the plane (answer/plane.py)."""
     check_meaning(pipe.text, words)
     v, a = np.asarray(pipe.word_positions(list(words)), np.float64).reshape(-1, 2).mean(0)
     return float(v), float(a)

@@ -1,4 +1,4 @@
-"""Clusters tab: the label graph (label_graph.py, networkx) of the built-in vocabularies and
+"""Clusters tab: the label graph (text/label_graph.py, networkx) of the built-in vocabularies and
 your words: Mean Shift clusters, links across vocabularies above a cosine you set, each of
 your words joined to its nearest label. Built-in labels keep their stored places, so the
 picture does not jump when a word is added; a found label lists its neighbours."""

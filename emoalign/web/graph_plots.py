@@ -1,5 +1,5 @@
 """The Clusters tab's label graph as a Plotly figure: a pure function from a networkx graph
-(label_graph.py) and node positions to a figure. Labels are nodes, coloured by vocabulary;
+(text/label_graph.py) and node positions to a figure. Labels are nodes, coloured by vocabulary;
 emotion labels are circles, theme/use tags (film, christmas: a use, not a feeling) open
 diamonds, your words stars. Edges: grey within a cluster, dotted between vocabularies above
 the chosen cosine, dashed from each of your words to its nearest label (its cosine written on

@@ -5,8 +5,8 @@ and downloadable as an M3U8.
 The songs: the visitor's own and the bundled examples they opened, and, when the app is not
 public, the local library (`emoalign index`, $EMOALIGN_LIBRARY). In public mode only the
 session's songs, named as the visitor named them: the playlist lists names, never a server
-path. Planning is journey.py's, reading what was typed playlist.py's; this module gathers the
-songs and shows the result.
+path. Planning is library/journey.py's, reading what was typed library/playlist.py's; this
+module gathers the songs and shows the result.
 """
 
 from __future__ import annotations
