@@ -13,7 +13,8 @@ Weights are stored as ``name.safetensors`` with a JSON card ``name.json`` beside
 holds the `AdapterConfig`, the encoder name, the training set-up and the metrics. Loading
 trusts neither: the card's config must lie within `LIMITS` and match the tensor shapes in the
 weights' header (read with `safe_open`, nothing allocated) before the adapter is built, and
-both files have a size cap (`MAX_WEIGHTS_BYTES`, `MAX_CARD_BYTES`).
+both files have a size cap (`MAX_WEIGHTS_BYTES`, `MAX_CARD_BYTES`). `embed_songs` runs an
+adapter over many songs in padded batches (evaluation, the reference corpus).
 """
 
 from __future__ import annotations

@@ -10,7 +10,8 @@ makes scores comparable across words. Valence and arousal are read the same way 
 The reference corpus is every clip of the datasets in ../shared/data, stored as encoder
 features (so any adapter for the same encoder can re-embed it) plus the song embeddings under
 the adapter it was built with, tied to that adapter by its SHA-256
-(`assets/reference/<encoder>.safetensors`, rebuilt by `python -m train.reference`). Each
+(`assets/reference/<encoder>.safetensors`, built from the datasets by learn/corpus.py and
+`python -m train.reference`). Each
 dataset weighs the same, so the 900 4Q clips do not drown the 178 MemoMusic pieces.
 """
 
