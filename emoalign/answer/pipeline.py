@@ -38,7 +38,7 @@ from .confidence import NOT_MUSIC_NOTICE, MUSIC_THRESHOLD
 from .plane import ANCHORS, agreement, blend, place_words
 from .reference import Reference, embeddings_under, open_reference, reference_valence_arousal
 from .results import (EmotionScores, Prediction, SongAnalysis, ValenceArousal, WordExplanation,
-                      rank_order, song_key)
+                      rank_order, ranked)
 from .valence_arousal import pole_scores
 
 __all__ = ["EmotionPipeline", "EmotionScores", "Prediction", "Reference", "SongAnalysis",
@@ -358,8 +358,9 @@ class EmotionPipeline:
         if not library:
             return []
         va = np.array([[v.valence, v.arousal] for v in map(self.valence_arousal, library)])
-        return _ranked(library, self.rank_songs(parse_words(words),
-                                                np.stack([s.song_embedding for s in library]), va))
+        scores = self.rank_songs(parse_words(words), np.stack([s.song_embedding for s in library]),
+                                 va)
+        return [(library[i], score) for i, score in ranked(scores)]
 
     def similar(self, song: SongAnalysis, library: list[SongAnalysis]) -> list[tuple[SongAnalysis, float]]:
         """Other songs of the library ranked by cosine with `song`, best first; a song whose
@@ -367,24 +368,14 @@ class EmotionPipeline:
         others = [s for s in library if s is not song]
         if not others:
             return []
-        ranked = _ranked(others, np.stack([s.song_embedding for s in others]) @ song.song_embedding)
-        kept, seen = [], set()
-        for other, score in ranked:
-            key = song_key(other.song_embedding)
-            if key not in seen:
-                seen.add(key)
-                kept.append((other, score))
-        return kept
+        embeddings = np.stack([s.song_embedding for s in others])
+        return [(others[i], score) for i, score in ranked(embeddings @ song.song_embedding,
+                                                          embeddings)]
 
     def clusters(self, label_sets: list[str] = ("mtg", "cal500"), words: str | list[str] = (),
                  bandwidth: float | None = None, quantile: float = PAPER_QUANTILE) -> LabelClusters:
         """Mean Shift clusters over built-in vocabularies plus custom words."""
         return vocabulary.clusters(self.text, label_sets, words, bandwidth, quantile)
-
-
-def _ranked(library: list[SongAnalysis], scores: np.ndarray) -> list[tuple[SongAnalysis, float]]:
-    order = np.argsort(-scores)
-    return [(library[i], round(float(scores[i]), 4)) for i in order]
 
 
 def analysis_only(pipe: EmotionPipeline) -> EmotionPipeline:

@@ -58,6 +58,26 @@ def song_key(embedding: np.ndarray) -> bytes:
     return np.round(np.asarray(embedding, np.float64) * 1000).astype(np.int32).tobytes()
 
 
+def ranked(scores: np.ndarray, embeddings: np.ndarray | None = None,
+           leave_out: int | None = None, top: int | None = None) -> list[tuple[int, float]]:
+    """(row, score to 4 places) best first, ties in row order. Given the rows' song
+    `embeddings`, each song once (`song_key`); `leave_out` is never listed (its copies
+    elsewhere are)."""
+    out, seen = [], set()
+    for i in np.argsort(-np.asarray(scores), kind="stable"):
+        if i == leave_out:
+            continue
+        if embeddings is not None:
+            key = song_key(embeddings[i])
+            if key in seen:
+                continue
+            seen.add(key)
+        out.append((int(i), round(float(scores[i]), 4)))
+        if top is not None and len(out) >= top:
+            break
+    return out
+
+
 def rank_order(scores: np.ndarray, raw: np.ndarray) -> np.ndarray:
     """Word indices best first: by score, the raw cosine breaking ties (many percentiles tie)."""
     return np.lexsort((-raw, -scores))

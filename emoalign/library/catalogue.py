@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..answer.results import song_key
+from ..answer.results import ranked
 from ..answer.valence_arousal import QUADRANT_WORDS
 from ..paths import ASSETS
 from .atlas import SongMap, place
@@ -87,16 +87,7 @@ class Catalogue:
         """(row, score) best first, each song once: a row whose embedding equals one already
         listed (an example that is also a reference song) is skipped; `leave_out` is not
         listed (its copies elsewhere, e.g. in your library, are)."""
-        seen, out = set(), []
-        for i, score in _ranked(scores, None):
-            key = song_key(self.embeddings[i])
-            if i == leave_out or key in seen:
-                continue
-            seen.add(key)
-            out.append((i, score))
-            if top is not None and len(out) >= top:
-                break
-        return out
+        return ranked(scores, self.embeddings, leave_out, top)
 
     def similar(self, row: int, top: int | None = None) -> list[tuple[int, float]]:
         """(row, cosine) of the songs most like song `row` (itself left out), best first, each
@@ -132,8 +123,3 @@ def library_songs(index) -> dict:
                    for info in index.info], np.float64).reshape(-1, 2)
     return dict(names=names, embeddings=np.asarray(index.embeddings, np.float64),
                 sources=["library"] * len(names), valence_arousal=va)
-
-
-def _ranked(scores: np.ndarray, top: int | None) -> list[tuple[int, float]]:
-    order = np.argsort(-scores, kind="stable")[:top]
-    return [(int(i), round(float(scores[i]), 4)) for i in order]
