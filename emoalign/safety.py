@@ -30,7 +30,6 @@ MAX_NAME_CHARS = 200  # a song's display name
 LEGACY_TEMP_AGE = 86400.0  # s: temp folders of an older naming (no process id) swept after this
 
 
-
 def public_mode(environ: dict[str, str] | None = None) -> bool:
     """True on a Hugging Face Space (SPACE_ID) or with EMOALIGN_PUBLIC=1; EMOALIGN_PUBLIC=0 wins."""
     env = os.environ if environ is None else environ

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .valence_arousal import quadrant_of
+
 MUSIC_C = 0.01  # inverse regularisation: strong, so unseen kinds of non-music still stand out
 MUSIC_THRESHOLD = 0.5  # p(music) under this reads as not music
 DEFAULT_NEUTRAL_RADIUS = 0.2  # used when a reference corpus stores none
@@ -89,7 +91,6 @@ def is_neutral(valence: float, arousal: float, radius: float) -> bool:
 
 def reading_quadrant(valence: float, arousal: float, radius: float) -> int:
     """Russell quadrant 1..4 of a reading; 0 inside the neutral band."""
-    from .valence_arousal import quadrant_of
     return 0 if is_neutral(valence, arousal, radius) else int(quadrant_of(valence, arousal))
 
 
@@ -98,8 +99,6 @@ def fit_neutral_radius(readings: np.ndarray, quadrants: np.ndarray, weights: np.
     """(N, 2) held-out readings of songs with known quadrants (1..4) and their weights -> the
     largest radius (in `step`s) within which the reading's quadrant is right for at most
     `accuracy` of the songs (chance is 0.25): where naming a quadrant says next to nothing."""
-    from .valence_arousal import quadrant_of
-
     right = quadrant_of(readings[:, 0], readings[:, 1]) == quadrants
     distance = np.hypot(readings[:, 0], readings[:, 1])
     radius = 0.0

@@ -51,7 +51,7 @@ AUDIO_SUFFIXES = SOUNDFILE_FORMATS | {"wave", "m4a", "mp4", "aac", "mka", "webm"
 DECODER_NOISE = re.compile(r"Illegal Audio-MPEG-Header|Trying to resync|Hit end of \(available\)"
                            r"|libmpg123|Giving up (re)?sync|Skipped \d+ bytes|^\s*Note: ")
 
-log = logging.getLogger("emoalign.audio.load")
+log = logging.getLogger(__name__)
 
 
 class AudioError(ValueError):

@@ -22,7 +22,11 @@ from typing import Iterable
 
 import numpy as np
 
+from ..answer.valence_arousal import (CIRCUMPLEX, circumplex_positives, gems_valence_arousal,
+                                      quadrant_of)
 from ..paths import data_root
+from ..text.labels import load_label_set
+from . import piano
 from .piano import PIANO_DATASETS, SOUNDFONTS
 
 SPLITS = ("train", "validation", "test")
@@ -88,8 +92,7 @@ def available_datasets(root: str | Path | None = None) -> list[str]:
             continue
         variant = name.partition("@")[2]
         if variant and variant != "audio":
-            from .piano import renders_root
-            if not (renders_root() / variant / spec.collection).is_dir():
+            if not (piano.renders_root() / variant / spec.collection).is_dir():
                 continue
         out.append(name)
     return out
@@ -158,7 +161,6 @@ def load_tracks(dataset: str, root: str | Path | None = None) -> Tracks:
 
 def _piano_tracks(spec: DatasetSpec, root: Path) -> Tracks:
     """A rendered (or recorded) variant of a piano set; rows carry valence/arousal in [-1, 1]."""
-    from . import piano
     variant = spec.name.partition("@")[2]
     if spec.collection == "vgmidi":
         rows, measures = piano.vgmidi_pieces(root), piano.vgmidi_measures(root)
@@ -186,7 +188,6 @@ def valence_arousal(tracks: Tracks) -> np.ndarray:
     4Q's quadrants give the signs only (+-0.5); Emotify's are read from its listeners' GEMS
     votes (valence_arousal.gems_valence_arousal)."""
     if tracks.dataset == "emotify":
-        from ..answer.valence_arousal import gems_valence_arousal
         return np.array([gems_valence_arousal({k[6:]: v for k, v in r.items() if k.startswith("votes_")})
                          for r in tracks.rows], float)
     if tracks.spec.family:
@@ -206,9 +207,8 @@ def segment_valence_arousal(tracks: Tracks, i: int, starts: np.ndarray,
     song = valence_arousal(tracks.restrict([tracks.ids[i]]))[0]
     if tracks.spec.collection != "vgmidi" or not row["timing_ok"]:
         return np.repeat(song[None], len(starts), axis=0)
-    from .piano import vgmidi_window_va
     end = row["label_end_s"]
-    out = [vgmidi_window_va(row["measures"], t, min(t + seconds, end)) if t < end
+    out = [piano.vgmidi_window_va(row["measures"], t, min(t + seconds, end)) if t < end
            else (np.nan, np.nan) for t in starts]
     out = np.array(out, float)
     return np.where(np.isnan(out), song, out)
@@ -236,7 +236,6 @@ def ground_truth(tracks: Tracks, label_set: str, labels: Iterable[str]) -> np.nd
         for t, row in enumerate(tracks.rows):
             truth[t, int(row["Quadrant"][1]) - 1] = True
     elif tracks.spec.family and label_set in ("quadrants", "circumplex"):
-        from ..answer.valence_arousal import circumplex_positives, quadrant_of
         for t, (v, a) in enumerate(valence_arousal(tracks)):
             if label_set == "quadrants":
                 truth[t, int(quadrant_of(v, a)) - 1] = True
@@ -251,7 +250,5 @@ def label_strings(label_set: str) -> list[str]:
     """A built-in label set's strings (a folder dataset's: `DatasetSpec.labels`); "circumplex"
     is the training vocabulary of the valence/arousal sets."""
     if label_set == "circumplex":
-        from ..answer.valence_arousal import CIRCUMPLEX
         return list(CIRCUMPLEX)
-    from ..text.labels import load_label_set
     return list(load_label_set(label_set).labels)

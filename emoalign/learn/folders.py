@@ -14,7 +14,6 @@ from ..text.labels import MAX_WORD_CHARS
 from .datasets import CUSTOM_PREFIX, SPLITS, DatasetSpec, Tracks
 
 MIN_FOLDER_TRACKS = 6
-
 MAX_LABELS_CSV_BYTES = 16 << 20  # a labels CSV of 2,000 uploaded files is well under 1 MB
 
 

@@ -53,7 +53,7 @@ def _data_root(root: str | Path | None) -> Path:
 
 def renders_root() -> Path:
     """Where train/render.py writes: ``<feature cache>/renders`` (features/ is git-ignored)."""
-    return Path(features_root()) / "renders"
+    return features_root() / "renders"
 
 
 def render_path(out: str | Path, soundfont: str, dataset: str, piece_id: str | int) -> Path:

@@ -21,7 +21,7 @@ from ..cache import BoundedCache
 from ..digest import file_digest
 from ..safety import clean_name, escape_markdown
 
-log = logging.getLogger("emoalign.web.models")
+log = logging.getLogger(__name__)
 
 MODEL_CACHE_SIZE = 3  # pipelines kept in memory (encoder + adapter + text model each)
 ANALYSIS_CACHE_SIZE = 256  # analyses kept (bundled examples are analysed once for all)
