@@ -146,20 +146,23 @@ def labelled_folder(root: Path, n: int) -> tuple[Path, Path]:
     return root, labels_csv
 
 
-def indexed_library(root: Path, songs: dict[str, Path]) -> Path:
+def indexed_library(root: Path, songs: dict[str, Path], pipe=None) -> Path:
     """A real library at root/library.db: `songs` (path relative to the folder -> audio) linked
-    under root/music and indexed with the app's own default model, so the spaces match."""
+    under root/music and indexed with `pipe`, by default the app's own model (so the spaces
+    match the app's)."""
     from emoalign.library.indexing import index_folder
     from emoalign.library.store import Library
-    from emoalign.web.config import MODELS
-    from emoalign.web.models import ModelChoice
 
+    if pipe is None:
+        from emoalign.web.config import MODELS
+        from emoalign.web.models import ModelChoice
+        pipe = MODELS.get(ModelChoice())
     for name, song in songs.items():
         (root / "music" / name).parent.mkdir(parents=True, exist_ok=True)
         (root / "music" / name).symlink_to(song)
     path = root / "library.db"
     with Library(path) as library:
-        report = index_folder(root / "music", library, MODELS.get(ModelChoice()), progress=False)
+        report = index_folder(root / "music", library, pipe, progress=False)
     assert report.added == len(songs), report
     return path
 

@@ -29,8 +29,7 @@ def library(tmp_path_factory, pipeline):
     """16 real clips in 4 album folders, indexed once: 4Q's (4 per quadrant, test split) when
     the dataset is here, else 16 cut from the bundled examples. Returns (music folder,
     library file)."""
-    from conftest import DATA, example_clips
-    from emoalign.library.indexing import index_folder
+    from conftest import DATA, example_clips, indexed_library
     root = tmp_path_factory.mktemp("journey")
     if (DATA / "4q" / "metadata.csv").is_file():
         with open(DATA / "4q" / "metadata.csv") as f:
@@ -39,17 +38,11 @@ def library(tmp_path_factory, pipeline):
                   for r in [x for x in rows if x["Quadrant"] == q][:PER_QUADRANT]]
     else:
         picked = [p for p, _ in example_clips(root / "cut", 4 * PER_QUADRANT)]
-    music = root / "music"
-    for i, source in enumerate(picked):
-        album = music / f"album {i % ALBUMS}"
-        album.mkdir(parents=True, exist_ok=True)
-        name = UNICODE_NAME if i == 0 else source.name
-        (album / name).symlink_to(source)
-    db = root / "library.db"
-    with Library(db) as lib:
-        report = index_folder(music, lib, pipeline, progress=False)
-        assert report.added == len(picked) and lib.roots() == [str(music)]
-    return music, db
+    db = indexed_library(root, {f"album {i % ALBUMS}/{UNICODE_NAME if i == 0 else source.name}":
+                                source for i, source in enumerate(picked)}, pipeline)
+    with Library(db, create=False) as lib:
+        assert lib.roots() == [str(root / "music")]
+    return root / "music", db
 
 
 @pytest.fixture(scope="module")
