@@ -26,13 +26,16 @@ LONG = 240_000  # ms: the first analysis may load the models
 
 
 def open_tab(page, name: str) -> None:
-    """Click a tab, through the overflow menu when the tab bar hides it (phones)."""
+    """Click a tab, through the overflow menu when the tab bar hides it (phones). The bar is
+    drawn a moment after the page title: wait until the tab is in it or in the menu."""
     tab = page.get_by_role("tab", name=name, exact=True)
-    if tab.count() and tab.is_visible():
+    listed = page.locator("#tabs .overflow-dropdown button").filter(has_text=name)
+    tab.or_(listed).first.wait_for(state="attached")
+    if tab.count():
         tab.click()
     else:
         page.get_by_role("button", name="More tabs").click()
-        page.locator("#tabs .overflow-dropdown button").filter(has_text=name).first.click()
+        listed.first.click()
 
 
 def shoot(page, path: Path) -> None:
